@@ -1,0 +1,82 @@
+"""Map an ELF file's machine, class, byte order and flags to the architecture name used in
+wheel platform tags (``sysconfig.get_platform()`` / ``uname -m`` spelling)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+# e_machine values, from the System V gABI "Machine" table (elf.h).
+EM_SPARC = 2
+EM_386 = 3
+EM_68K = 4
+EM_MIPS = 8
+EM_PARISC = 15
+EM_PPC = 20
+EM_PPC64 = 21
+EM_S390 = 22
+EM_ARM = 40
+EM_SH = 42
+EM_SPARCV9 = 43
+EM_IA_64 = 50
+EM_X86_64 = 62
+EM_AARCH64 = 183
+EM_RISCV = 243
+EM_LOONGARCH = 258
+EM_ALPHA = 0x9026
+
+# ARM EABI e_flags (ARM ELF ABI, "ELF Header"): the EABI version lives in the top byte;
+# EF_ARM_ABI_FLOAT_HARD marks the hard-float procedure call standard (Debian armhf).
+EF_ARM_EABIMASK = 0xFF000000
+EF_ARM_EABI_VER5 = 0x05000000
+EF_ARM_ABI_FLOAT_HARD = 0x00000400
+
+# Machines whose name depends on nothing but e_machine.
+_SIMPLE: dict[int, str] = {
+    EM_386: "i686",
+    EM_68K: "m68k",
+    EM_PARISC: "parisc",
+    EM_SH: "sh4",
+    EM_SPARC: "sparc",
+    EM_SPARCV9: "sparc64",
+    EM_IA_64: "ia64",
+    EM_ALPHA: "alpha",
+}
+
+
+def arch_name(machine: int, elf_class: int, little_endian: bool, flags: int) -> Optional[str]:
+    """The wheel-tag architecture of an ELF file, or None for a machine not in the table.
+
+    - x86_64 code in a 32-bit ELF file is the x32 ABI: ``"x32"``, never ``"x86_64"``.
+    - 32-bit ARM is ``"armv7l"`` only for the EABI5 hard-float ABI (PEP 599 defines armv7l
+      wheels as hard-float); soft-float ARM (Debian armel) is ``"armv5tel"``.
+    - 64-bit MIPS is ``"mips64"`` in either byte order, as ``uname -m`` reports it.
+    """
+    is64 = elf_class == 64
+    if machine == EM_X86_64:
+        return "x86_64" if is64 else "x32"
+    if machine == EM_AARCH64:
+        return "aarch64" if is64 else "aarch64_ilp32"
+    if machine == EM_ARM:
+        if not little_endian:
+            return "armeb"
+        if is_arm_hard_float(flags):
+            return "armv7l"
+        return "armv5tel"
+    if machine == EM_PPC64:
+        return "ppc64le" if little_endian else "ppc64"
+    if machine == EM_PPC:
+        return "ppcle" if little_endian else "ppc"
+    if machine == EM_S390:
+        return "s390x" if is64 else "s390"
+    if machine == EM_RISCV:
+        return "riscv64" if is64 else "riscv32"
+    if machine == EM_LOONGARCH:
+        return "loongarch64" if is64 else "loongarch32"
+    if machine == EM_MIPS:
+        return "mips64" if is64 else "mips"
+    return _SIMPLE.get(machine)
+
+
+def is_arm_hard_float(flags: int) -> bool:
+    """True for the ARM EABI version 5 hard-float ABI (what ``packaging`` calls armhf)."""
+    return (flags & EF_ARM_EABIMASK) == EF_ARM_EABI_VER5 and bool(flags & EF_ARM_ABI_FLOAT_HARD)

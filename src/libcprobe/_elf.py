@@ -1,0 +1,701 @@
+"""A small, bounded ELF reader.
+
+It reads what libc detection needs and nothing else: the file header, the program headers,
+``PT_INTERP``, ``PT_DYNAMIC`` (needed libraries, soname, search paths, flags), the GNU
+symbol-version tables reached through the dynamic section, and ``PT_NOTE`` notes. Section
+headers are never used, so stripped files work exactly like unstripped ones.
+
+References: System V ABI, "Object Files" (gABI, ELF header, program header, dynamic section,
+note section); the LSB "Symbol Versioning" chapter for ``DT_VERNEED``/``DT_VERDEF``.
+
+Every offset and size taken from the file is checked against the file before use; no
+allocation is sized by a field of the file beyond the documented bounds below; every chain
+walk is bounded and detects loops. Bad input raises an :class:`~libcprobe.ELFError`
+subclass naming the file; I/O problems raise :class:`~libcprobe.FileAccessError`.
+"""
+
+from __future__ import annotations
+
+import errno as _errno
+import os
+import stat
+import struct
+from contextlib import contextmanager
+from typing import Callable, Iterator, NamedTuple, Optional, Union
+
+from ._arch import arch_name
+from ._errors import (
+    CorruptELFError,
+    FileAccessError,
+    NotELFError,
+    ReadLimitError,
+    TruncatedELFError,
+)
+
+__all__ = [
+    "MAX_BYTES_PER_FILE",
+    "DynamicEntry",
+    "ELFFile",
+    "Note",
+    "ProgramHeader",
+    "VersionNeed",
+    "open_elf",
+    "read_elf",
+]
+
+#: The most bytes libcprobe reads from one file for one parse, including string scans.
+MAX_BYTES_PER_FILE = 16 * 1024 * 1024
+#: Bounds on structures whose counts come from the file.
+MAX_PROGRAM_HEADERS = 4096
+MAX_DYNAMIC_ENTRIES = 8192
+MAX_VERSION_ENTRIES = 4096
+MAX_NOTES = 1024
+MAX_NOTE_SEGMENT = 1024 * 1024
+MAX_STRING = 4096  # PATH_MAX: no name or path we read is longer
+
+_BLOCK = 4096
+
+# e_ident indexes and values (gABI, "ELF Identification").
+_ELFMAG = b"\x7fELF"
+_EI_CLASS = 4
+_EI_DATA = 5
+_EI_OSABI = 7
+_EI_ABIVERSION = 8
+_ELFCLASS32 = 1
+_ELFCLASS64 = 2
+_ELFDATA2LSB = 1
+_ELFDATA2MSB = 2
+
+# e_type (gABI).
+_TYPE_NAMES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
+
+# Program header types and flags (gABI, "Program Header").
+PT_LOAD = 1
+PT_DYNAMIC = 2
+PT_INTERP = 3
+PT_NOTE = 4
+PF_X = 1
+PF_W = 2
+PF_R = 4
+_PN_XNUM = 0xFFFF  # e_phnum escape: the real count is in section 0's sh_info
+
+# Dynamic tags (gABI "Dynamic Section"; GNU extensions from glibc's elf.h).
+DT_NULL = 0
+DT_NEEDED = 1
+DT_STRTAB = 5
+DT_STRSZ = 10
+DT_SONAME = 14
+DT_RPATH = 15
+DT_RUNPATH = 29
+DT_FLAGS_1 = 0x6FFFFFFB
+DT_VERDEF = 0x6FFFFFFC
+DT_VERDEFNUM = 0x6FFFFFFD
+DT_VERNEED = 0x6FFFFFFE
+DT_VERNEEDNUM = 0x6FFFFFFF
+DF_1_PIE = 0x08000000
+VER_FLG_BASE = 0x1
+
+
+class ProgramHeader(NamedTuple):
+    """One entry of the program header table (``Elf{32,64}_Phdr``)."""
+
+    type: int
+    flags: int
+    offset: int
+    vaddr: int
+    filesz: int
+    memsz: int
+    align: int
+
+
+class DynamicEntry(NamedTuple):
+    """One ``Elf{32,64}_Dyn`` entry: tag and value."""
+
+    tag: int
+    value: int
+
+
+class Note(NamedTuple):
+    """One note from a ``PT_NOTE`` segment: owner name (without NUL), type and descriptor."""
+
+    name: str
+    type: int
+    desc: bytes
+
+
+class VersionNeed(NamedTuple):
+    """One ``Elf_Verneed`` entry: the library (``vn_file``) and the version names needed from
+    it (its ``Elf_Vernaux`` names), in file order."""
+
+    file: str
+    names: tuple[str, ...]
+
+
+_StringFn = Callable[[int, str], str]  # the dynamic string table lookup passed to parsers
+
+
+def _decode(raw: bytes) -> str:
+    # Names in ELF files are bytes; decode them as the OS decodes file names.
+    return raw.decode("utf-8", "surrogateescape")
+
+
+class _Data:
+    """Bounded random access to the bytes of one file or buffer.
+
+    File reads go through a cache of 4 KiB blocks, so neighbouring small reads cost one system
+    call, and every byte fetched from the file counts against ``MAX_BYTES_PER_FILE``.
+    """
+
+    __slots__ = ("_budget", "_cache", "_fd", "_mem", "name", "size")
+
+    def __init__(self, name: str, size: int, fd: Optional[int], mem: Optional[bytes]) -> None:
+        self.name = name
+        self.size = size
+        self._fd = fd
+        self._mem = mem
+        self._cache: dict[int, bytes] = {}
+        self._budget = MAX_BYTES_PER_FILE
+
+    def _fetch(self, offset: int, size: int) -> bytes:
+        if self._fd is None:
+            raise FileAccessError("the file was closed before this read", self.name)
+        if size > self._budget:
+            raise ReadLimitError(
+                f"reading it needs more than {MAX_BYTES_PER_FILE} bytes", self.name
+            )
+        self._budget -= size
+        try:
+            chunk = os.pread(self._fd, size, offset)
+        except OSError as exc:
+            raise FileAccessError(f"read failed: {exc.strerror}", self.name, exc.errno) from None
+        if len(chunk) != size:  # the file shrank under us
+            raise TruncatedELFError(f"file ended at offset {offset + len(chunk)}", self.name)
+        return chunk
+
+    def read(self, offset: int, size: int, what: str) -> bytes:
+        """Exactly ``size`` bytes at ``offset``, or TruncatedELFError naming ``what``."""
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise TruncatedELFError(
+                f"{what} (offset {offset:#x}, {size} bytes) lies past the end of the file "
+                f"({self.size} bytes)",
+                self.name,
+            )
+        if self._mem is not None:
+            return self._mem[offset : offset + size]
+        if size == 0:
+            return b""
+        cache = self._cache
+        first, last = offset // _BLOCK, (offset + size - 1) // _BLOCK
+        block = first
+        while block <= last:  # fetch each run of missing blocks with one pread
+            if block in cache:
+                block += 1
+                continue
+            run_end = block
+            while run_end < last and run_end + 1 not in cache:
+                run_end += 1
+            start = block * _BLOCK
+            chunk = self._fetch(start, min((run_end + 1) * _BLOCK, self.size) - start)
+            for b in range(block, run_end + 1):
+                cache[b] = chunk[(b - block) * _BLOCK : (b - block + 1) * _BLOCK]
+            block = run_end + 1
+        joined = b"".join([cache[b] for b in range(first, last + 1)])
+        skip = offset - first * _BLOCK
+        return joined[skip : skip + size]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._cache.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._fd is None and self._mem is None
+
+    def read_uncached(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes at ``offset`` (clipped to the file), bypassing the cache: for
+        scans of large read-only segments."""
+        if offset < 0 or offset >= self.size or size <= 0:
+            return b""
+        size = min(size, self.size - offset)
+        if self._mem is not None:
+            return self._mem[offset : offset + size]
+        return self._fetch(offset, size)
+
+    def cstring(self, offset: int, end: int, what: str) -> bytes:
+        """The NUL-terminated string at ``offset``, which must end before ``end``."""
+        end = min(end, self.size, offset + MAX_STRING + 1)
+        if offset < 0 or offset >= end:
+            raise TruncatedELFError(f"{what} at offset {offset:#x} lies outside its table", self.name)
+        raw = self.read(offset, end - offset, what)
+        nul = raw.find(b"\0")
+        if nul < 0:
+            raise CorruptELFError(f"{what} at offset {offset:#x} is not NUL-terminated", self.name)
+        return raw[:nul]
+
+
+class ELFFile:
+    """The parsed facts of one ELF file. Build it with :func:`read_elf`.
+
+    All attributes are plain values filled in when the file is read; the file is closed by then.
+    """
+
+    path: str
+    elf_class: int  # 32 or 64
+    little_endian: bool
+    osabi: int
+    abiversion: int
+    type: int
+    machine: int
+    flags: int
+    entry: int
+    file_size: int
+    program_headers: tuple[ProgramHeader, ...]
+    interpreter: Optional[str]
+    dynamic: tuple[DynamicEntry, ...]
+    needed: tuple[str, ...]
+    soname: Optional[str]
+    rpath: tuple[str, ...]
+    runpath: tuple[str, ...]
+    flags_1: int
+    version_needs: tuple[VersionNeed, ...]
+    version_definitions: tuple[str, ...]
+    notes: tuple[Note, ...]
+
+    def __init__(self, data: _Data) -> None:
+        self._data = data
+        self.path = data.name
+        self.file_size = data.size
+        self._parse_header(data)
+        self._parse_program_headers(data)
+        self._parse_interpreter(data)
+        self._parse_dynamic(data)
+        self._parse_notes(data)
+
+    # -- derived facts ------------------------------------------------------------------
+
+    @property
+    def endian(self) -> str:
+        """``"little"`` or ``"big"``."""
+        return "little" if self.little_endian else "big"
+
+    @property
+    def type_name(self) -> str:
+        """``"EXEC"``, ``"DYN"``, ``"REL"``, ``"CORE"``, ``"NONE"`` or the number in hex."""
+        return _TYPE_NAMES.get(self.type, f"{self.type:#x}")
+
+    @property
+    def arch(self) -> Optional[str]:
+        """The wheel-tag architecture name (see :func:`libcprobe._arch.arch_name`)."""
+        return arch_name(self.machine, self.elf_class, self.little_endian, self.flags)
+
+    @property
+    def linkage(self) -> str:
+        """``"dynamic"`` when the file has a ``PT_INTERP`` or needs a library, else
+        ``"static"``."""
+        return "dynamic" if self.interpreter is not None or self.needed else "static"
+
+    @property
+    def is_pie(self) -> bool:
+        """A position-independent executable: ``ET_DYN`` with ``DF_1_PIE``, or ``ET_DYN``
+        with a ``PT_INTERP``."""
+        return self.type == 3 and (bool(self.flags_1 & DF_1_PIE) or self.interpreter is not None)
+
+    @property
+    def glibc_requires(self) -> Optional[tuple[int, ...]]:
+        """The highest ``GLIBC_x.y[.z]`` version the file needs, as a tuple, or None."""
+        best: Optional[tuple[int, ...]] = None
+        for need in self.version_needs:
+            for name in need.names:
+                version = parse_glibc_version_name(name)
+                if version is not None and (best is None or version > best):
+                    best = version
+        return best
+
+    def readonly_ranges(self) -> list[tuple[int, int]]:
+        """(offset, size) of the loaded, readable, non-writable segments, clipped to the file:
+        where string constants live."""
+        ranges = []
+        for ph in self.program_headers:
+            if ph.type == PT_LOAD and ph.flags & PF_R and not ph.flags & PF_W and ph.filesz:
+                start = min(ph.offset, self.file_size)
+                end = min(ph.offset + ph.filesz, self.file_size)
+                if end > start:
+                    ranges.append((start, end - start))
+        return ranges
+
+    def readonly_data(self, limit: int = MAX_BYTES_PER_FILE // 2) -> list[tuple[int, bytes]]:
+        """The bytes of :meth:`readonly_ranges`, as ``(offset, bytes)``, at most ``limit``
+        bytes in all. Needs the file open: use :func:`open_elf`, or bytes input."""
+        chunks = []
+        for offset, size in self.readonly_ranges():
+            size = min(size, limit)
+            if size <= 0:
+                break
+            limit -= size
+            chunks.append((offset, self._data.read_uncached(offset, size)))
+        return chunks
+
+    # -- parsing -------------------------------------------------------------------------
+
+    def _parse_header(self, data: _Data) -> None:
+        if data.size == 0:
+            raise NotELFError("not an ELF file: it is empty", data.name)
+        ident = data.read(0, min(16, data.size), "ELF identification")
+        if not ident.startswith(_ELFMAG):
+            raise NotELFError("not an ELF file: no ELF magic number", data.name)
+        if len(ident) < 16:
+            raise TruncatedELFError("ELF identification is cut short", data.name)
+        cls, enc = ident[_EI_CLASS], ident[_EI_DATA]
+        if cls not in (_ELFCLASS32, _ELFCLASS64):
+            raise CorruptELFError(f"unknown ELF class {cls}", data.name)
+        if enc not in (_ELFDATA2LSB, _ELFDATA2MSB):
+            raise CorruptELFError(f"unknown ELF data encoding {enc}", data.name)
+        self.elf_class = 64 if cls == _ELFCLASS64 else 32
+        self.little_endian = enc == _ELFDATA2LSB
+        self.osabi = ident[_EI_OSABI]
+        self.abiversion = ident[_EI_ABIVERSION]
+        e = "<" if self.little_endian else ">"
+        self._e = e
+        if self.elf_class == 64:
+            fmt, self._phentsize, self._dynsize = e + "HHIQQQIHHHHHH", 56, 16
+        else:
+            fmt, self._phentsize, self._dynsize = e + "HHIIIIIHHHHHH", 32, 8
+        raw = data.read(16, struct.calcsize(fmt), "ELF header")
+        (
+            self.type,
+            self.machine,
+            _version,
+            self.entry,
+            self._phoff,
+            self._shoff,
+            self.flags,
+            _ehsize,
+            phentsize,
+            phnum,
+            shentsize,
+            _shnum,
+            _shstrndx,
+        ) = struct.unpack(fmt, raw)
+        if phnum == _PN_XNUM:
+            phnum = self._extended_phnum(data, shentsize)
+        if phnum and phentsize != self._phentsize:
+            raise CorruptELFError(
+                f"program header entry size is {phentsize}, expected {self._phentsize}", data.name
+            )
+        if phnum > MAX_PROGRAM_HEADERS:
+            raise CorruptELFError(
+                f"{phnum} program headers (libcprobe reads at most {MAX_PROGRAM_HEADERS})",
+                data.name,
+            )
+        self._phnum = phnum
+
+    def _extended_phnum(self, data: _Data, shentsize: int) -> int:
+        # gABI: with e_phnum == PN_XNUM the count is sh_info of section header 0.
+        size = 64 if self.elf_class == 64 else 40
+        if not self._shoff or shentsize != size:
+            raise CorruptELFError("e_phnum is PN_XNUM but there is no section header 0", data.name)
+        raw = data.read(self._shoff, size, "section header 0")
+        (sh_info,) = struct.unpack_from(self._e + "I", raw, 44 if self.elf_class == 64 else 28)
+        return int(sh_info)
+
+    def _parse_program_headers(self, data: _Data) -> None:
+        if self._phnum == 0:
+            self.program_headers = ()
+            return
+        table = data.read(self._phoff, self._phnum * self._phentsize, "program header table")
+        headers = []
+        if self.elf_class == 64:
+            fmt = struct.Struct(self._e + "IIQQQQQQ")
+            for i in range(self._phnum):
+                p_type, p_flags, off, vaddr, _paddr, filesz, memsz, align = fmt.unpack_from(
+                    table, i * 56
+                )
+                headers.append(ProgramHeader(p_type, p_flags, off, vaddr, filesz, memsz, align))
+        else:
+            fmt = struct.Struct(self._e + "IIIIIIII")
+            for i in range(self._phnum):
+                p_type, off, vaddr, _paddr, filesz, memsz, p_flags, align = fmt.unpack_from(
+                    table, i * 32
+                )
+                headers.append(ProgramHeader(p_type, p_flags, off, vaddr, filesz, memsz, align))
+        self.program_headers = tuple(headers)
+
+    def _segment(self, p_type: int) -> Optional[ProgramHeader]:
+        # The gABI allows at most one PT_INTERP and one PT_DYNAMIC; like the kernel and ld.so
+        # we take the first.
+        for ph in self.program_headers:
+            if ph.type == p_type:
+                return ph
+        return None
+
+    def _parse_interpreter(self, data: _Data) -> None:
+        ph = self._segment(PT_INTERP)
+        if ph is None:
+            self.interpreter = None
+            return
+        if ph.filesz > MAX_STRING:
+            raise CorruptELFError(f"PT_INTERP is {ph.filesz} bytes long", data.name)
+        raw = data.read(ph.offset, ph.filesz, "PT_INTERP")
+        self.interpreter = _decode(raw.split(b"\0", 1)[0])
+
+    def vaddr_to_offset(self, vaddr: int) -> Optional[tuple[int, int]]:
+        """File offset of a virtual address and the file bytes left in its ``PT_LOAD``
+        segment from there, or None when no segment maps it from the file."""
+        for ph in self.program_headers:
+            if ph.type == PT_LOAD and ph.vaddr <= vaddr < ph.vaddr + ph.filesz:
+                delta = vaddr - ph.vaddr
+                return ph.offset + delta, ph.filesz - delta
+        return None
+
+    def _parse_dynamic(self, data: _Data) -> None:
+        self.dynamic = ()
+        self.needed = ()
+        self.soname = None
+        self.rpath = ()
+        self.runpath = ()
+        self.flags_1 = 0
+        self.version_needs = ()
+        self.version_definitions = ()
+        ph = self._segment(PT_DYNAMIC)
+        if ph is None or ph.filesz == 0:
+            return
+        count = min(ph.filesz // self._dynsize, MAX_DYNAMIC_ENTRIES)
+        raw = data.read(ph.offset, count * self._dynsize, "PT_DYNAMIC")
+        fmt = struct.Struct(self._e + ("qQ" if self.elf_class == 64 else "iI"))
+        entries = []
+        for tag, value in fmt.iter_unpack(raw):
+            if tag == DT_NULL:
+                break
+            entries.append(DynamicEntry(tag & 0xFFFFFFFFFFFFFFFF if tag >= 0 else tag, value))
+        else:
+            if ph.filesz // self._dynsize > MAX_DYNAMIC_ENTRIES:
+                raise CorruptELFError(
+                    f"PT_DYNAMIC has more than {MAX_DYNAMIC_ENTRIES} entries", data.name
+                )
+        self.dynamic = tuple(entries)
+        first: dict[int, int] = {}
+        for tag, value in entries:
+            first.setdefault(tag, value)
+            if tag == DT_FLAGS_1:
+                self.flags_1 = value
+
+        needs_strings = any(
+            t in first for t in (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_VERNEED, DT_VERDEF)
+        )
+        if not needs_strings:
+            return
+        if DT_STRTAB not in first:
+            raise CorruptELFError("the dynamic section names strings but has no DT_STRTAB", data.name)
+        where = self.vaddr_to_offset(first[DT_STRTAB])
+        if where is None:
+            raise CorruptELFError(
+                f"DT_STRTAB {first[DT_STRTAB]:#x} is not in any loaded segment", data.name
+            )
+        str_off, str_room = where
+        str_size = min(first.get(DT_STRSZ, str_room), str_room)
+        str_end = str_off + str_size
+
+        def string(index: int, what: str) -> str:
+            if index >= str_size:
+                raise CorruptELFError(
+                    f"{what} string index {index} is past DT_STRSZ ({str_size})", data.name
+                )
+            return _decode(data.cstring(str_off + index, str_end, what))
+
+        needed = []
+        for tag, value in entries:
+            if tag == DT_NEEDED:
+                needed.append(string(value, "DT_NEEDED"))
+            elif tag == DT_SONAME and self.soname is None:
+                self.soname = string(value, "DT_SONAME")
+            elif tag == DT_RPATH and not self.rpath:
+                self.rpath = tuple(string(value, "DT_RPATH").split(":"))
+            elif tag == DT_RUNPATH and not self.runpath:
+                self.runpath = tuple(string(value, "DT_RUNPATH").split(":"))
+        self.needed = tuple(needed)
+        if DT_VERNEED in first:
+            self.version_needs = self._parse_verneed(
+                data, first[DT_VERNEED], first.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), string
+            )
+        if DT_VERDEF in first:
+            self.version_definitions = self._parse_verdef(
+                data, first[DT_VERDEF], first.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), string
+            )
+
+    def _table_offset(self, data: _Data, vaddr: int, what: str) -> tuple[int, int]:
+        where = self.vaddr_to_offset(vaddr)
+        if where is None:
+            raise CorruptELFError(f"{what} {vaddr:#x} is not in any loaded segment", data.name)
+        return where
+
+    def _parse_verneed(
+        self, data: _Data, vaddr: int, count: int, string: _StringFn
+    ) -> tuple[VersionNeed, ...]:
+        # LSB "Version Needed Section": Elf_Verneed {u16 version, u16 cnt, u32 file, u32 aux,
+        # u32 next} followed (via aux/next offsets) by Elf_Vernaux {u32 hash, u16 flags,
+        # u16 other, u32 name, u32 next}; both 16 bytes in ELF32 and ELF64.
+        base, room = self._table_offset(data, vaddr, "DT_VERNEED")
+        end = base + room
+        verneed = struct.Struct(self._e + "HHIII")
+        vernaux = struct.Struct(self._e + "IHHII")
+        needs = []
+        budget = MAX_VERSION_ENTRIES
+        seen: set[int] = set()
+        offset = base
+        for _ in range(min(count, MAX_VERSION_ENTRIES)):
+            if offset in seen or offset + 16 > end:
+                raise CorruptELFError(f"DT_VERNEED chain is broken at {offset:#x}", data.name)
+            seen.add(offset)
+            _ver, cnt, vn_file, vn_aux, vn_next = verneed.unpack(data.read(offset, 16, "Verneed"))
+            names = []
+            aux = offset + vn_aux
+            aux_seen: set[int] = set()
+            for _ in range(cnt):
+                budget -= 1
+                if budget < 0 or aux in aux_seen or aux + 16 > end or aux < base:
+                    raise CorruptELFError(f"DT_VERNEED aux chain is broken at {aux:#x}", data.name)
+                aux_seen.add(aux)
+                _hash, _flags, _other, name, nxt = vernaux.unpack(data.read(aux, 16, "Vernaux"))
+                names.append(string(name, "Vernaux"))
+                if nxt == 0:
+                    break
+                aux += nxt
+            needs.append(VersionNeed(string(vn_file, "Verneed file"), tuple(names)))
+            if vn_next == 0:
+                break
+            offset += vn_next
+        return tuple(needs)
+
+    def _parse_verdef(
+        self, data: _Data, vaddr: int, count: int, string: _StringFn
+    ) -> tuple[str, ...]:
+        # LSB "Version Definition Section": Elf_Verdef {u16 version, u16 flags, u16 ndx,
+        # u16 cnt, u32 hash, u32 aux, u32 next} (20 bytes); its first Elf_Verdaux {u32 name,
+        # u32 next} names the version. The VER_FLG_BASE entry names the file itself.
+        base, room = self._table_offset(data, vaddr, "DT_VERDEF")
+        end = base + room
+        verdef = struct.Struct(self._e + "HHHHIII")
+        names = []
+        seen: set[int] = set()
+        offset = base
+        for _ in range(min(count, MAX_VERSION_ENTRIES)):
+            if offset in seen or offset + 20 > end:
+                raise CorruptELFError(f"DT_VERDEF chain is broken at {offset:#x}", data.name)
+            seen.add(offset)
+            _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = verdef.unpack(
+                data.read(offset, 20, "Verdef")
+            )
+            if cnt:
+                aux = offset + vd_aux
+                if aux + 8 > end or aux < base:
+                    raise CorruptELFError(f"DT_VERDEF aux is broken at {aux:#x}", data.name)
+                (name,) = struct.unpack(self._e + "I", data.read(aux, 4, "Verdaux"))
+                names.append(string(name, "Verdaux"))
+            if vd_next == 0:
+                break
+            offset += vd_next
+        return tuple(names)
+
+    def _parse_notes(self, data: _Data) -> None:
+        notes: list[Note] = []
+        for ph in self.program_headers:
+            if ph.type != PT_NOTE or ph.filesz == 0:
+                continue
+            if ph.filesz > MAX_NOTE_SEGMENT:
+                raise CorruptELFError(f"a PT_NOTE segment is {ph.filesz} bytes long", data.name)
+            raw = data.read(ph.offset, ph.filesz, "PT_NOTE")
+            # gABI "Note Section": namesz, descsz, type as 4-byte words, then name and desc,
+            # each starting at a multiple of the alignment from the note's start: 4, or 8 in
+            # segments aligned to 8 (GNU property notes in ELF64, as binutils and glibc do).
+            align = 8 if ph.align == 8 else 4
+            pos = 0
+            while pos + 12 <= len(raw):
+                if len(notes) >= MAX_NOTES:
+                    raise CorruptELFError(f"more than {MAX_NOTES} notes", data.name)
+                namesz, descsz, ntype = struct.unpack_from(self._e + "III", raw, pos)
+                name_at = pos + 12
+                desc_at = pos + _align(12 + namesz, align)
+                nxt = desc_at + _align(descsz, align)
+                if desc_at + descsz > len(raw):
+                    raise CorruptELFError(f"a note at {ph.offset + pos:#x} overruns its segment", data.name)
+                name = raw[name_at : name_at + namesz].split(b"\0", 1)[0]
+                notes.append(Note(_decode(name), ntype, raw[desc_at : desc_at + descsz]))
+                pos = nxt
+        self.notes = tuple(notes)
+
+
+def _align(n: int, to: int) -> int:
+    return (n + to - 1) & ~(to - 1)
+
+
+def parse_glibc_version_name(name: str) -> Optional[tuple[int, ...]]:
+    """``"GLIBC_2.17"`` -> ``(2, 17)``; anything else (``GLIBC_PRIVATE``, ``GCC_3.0``) -> None."""
+    if not name.startswith("GLIBC_"):
+        return None
+    parts = name[6:].split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 6 for p in parts):
+        return None
+    return tuple(int(p) for p in parts)
+
+
+PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+
+
+def read_elf(source: PathOrBytes, *, name: Optional[str] = None) -> ELFFile:
+    """Parse an ELF file from a path, or from its bytes (``bytes``/``bytearray``/
+    ``memoryview``; ``name`` is then used in messages). The file is closed on return.
+
+    Raises :class:`~libcprobe.FileAccessError` when the path cannot be read,
+    :class:`~libcprobe.NotELFError`, :class:`~libcprobe.TruncatedELFError` or
+    :class:`~libcprobe.CorruptELFError` when its content is not a usable ELF file, and
+    :class:`~libcprobe.ReadLimitError` past :data:`MAX_BYTES_PER_FILE`.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        mem = bytes(source)
+        return ELFFile(_Data(name or "<bytes>", len(mem), None, mem))
+    with open_elf(source) as elf:
+        return elf
+
+
+@contextmanager
+def open_elf(path: Union[str, "os.PathLike[str]"]) -> Iterator[ELFFile]:
+    """Like :func:`read_elf` for a path, but the file stays open inside the ``with`` block,
+    so :meth:`ELFFile.readonly_data` can read more of it."""
+    data = _open_data(os.fspath(path))
+    try:
+        yield ELFFile(data)
+    finally:
+        data.close()
+
+
+def _open_data(path: str) -> _Data:
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise FileAccessError(f"cannot read as ELF: {kind}", path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return _Data(path, st.st_size, fd, None)
+
+
+def _describe_os_error(exc: OSError, path: str) -> str:
+    if exc.errno == _errno.ENOENT:
+        if os.path.islink(path):
+            return "dangling symbolic link"
+        return "no such file"
+    if exc.errno == _errno.EACCES:
+        return "permission denied"
+    if exc.errno == _errno.EISDIR:
+        return "cannot read as ELF: a directory"
+    if exc.errno == _errno.ELOOP:
+        return "too many levels of symbolic links"
+    return exc.strerror or str(exc)
