@@ -20,8 +20,9 @@ import errno as _errno
 import os
 import stat
 import struct
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 from ._arch import arch_name
 from ._errors import (
@@ -227,7 +228,9 @@ class _Data:
         """The NUL-terminated string at ``offset``, which must end before ``end``."""
         end = min(end, self.size, offset + MAX_STRING + 1)
         if offset < 0 or offset >= end:
-            raise TruncatedELFError(f"{what} at offset {offset:#x} lies outside its table", self.name)
+            raise TruncatedELFError(
+                f"{what} at offset {offset:#x} lies outside its table", self.name
+            )
         raw = self.read(offset, end - offset, what)
         nul = raw.find(b"\0")
         if nul < 0:
@@ -487,7 +490,9 @@ class ELFFile:
         if not needs_strings:
             return
         if DT_STRTAB not in first:
-            raise CorruptELFError("the dynamic section names strings but has no DT_STRTAB", data.name)
+            raise CorruptELFError(
+                "the dynamic section names strings but has no DT_STRTAB", data.name
+            )
         where = self.vaddr_to_offset(first[DT_STRTAB])
         if where is None:
             raise CorruptELFError(
@@ -619,7 +624,9 @@ class ELFFile:
                 desc_at = pos + _align(12 + namesz, align)
                 nxt = desc_at + _align(descsz, align)
                 if desc_at + descsz > len(raw):
-                    raise CorruptELFError(f"a note at {ph.offset + pos:#x} overruns its segment", data.name)
+                    raise CorruptELFError(
+                        f"a note at {ph.offset + pos:#x} overruns its segment", data.name
+                    )
                 name = raw[name_at : name_at + namesz].split(b"\0", 1)[0]
                 notes.append(Note(_decode(name), ntype, raw[desc_at : desc_at + descsz]))
                 pos = nxt
@@ -660,7 +667,7 @@ def read_elf(source: PathOrBytes, *, name: Optional[str] = None) -> ELFFile:
 
 
 @contextmanager
-def open_elf(path: Union[str, "os.PathLike[str]"]) -> Iterator[ELFFile]:
+def open_elf(path: Union[str, os.PathLike[str]]) -> Iterator[ELFFile]:
     """Like :func:`read_elf` for a path, but the file stays open inside the ``with`` block,
     so :meth:`ELFFile.readonly_data` can read more of it."""
     data = _open_data(os.fspath(path))

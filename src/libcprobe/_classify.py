@@ -1,0 +1,272 @@
+"""Which C library one ELF file is built for, or is: the per-file half of detection.
+
+The rules, strongest first:
+
+1. The file *is* a libc: glibc's ``libc.so.6`` or ``ld.so`` (soname and ``GLIBC_2.x`` version
+   definitions), musl's ``libc.so`` (which is also its loader: no soname or ``libc.so``, no
+   needed libraries, and the ``musl libc`` usage text), bionic's ``libc.so`` (``LIBC`` version
+   definitions), uClibc's ``libc.so.0``. Its own version is read from its bytes.
+2. ``PT_INTERP`` names a known loader (``ld-musl-<arch>.so.1``, ``ld-linux-*.so.*``,
+   ``ld.so.1``, ``ld64.so.{1,2}``, ``ld-uClibc.so.0``, ``/system/bin/linker64``).
+3. ``DT_NEEDED`` names a libc (``libc.so.6``, ``libc.musl-<arch>.so.1``, ``libc.so.0``,
+   plain ``libc.so``) or the file needs ``GLIBC_x.y`` symbol versions.
+4. Notes: glibc's ``NT_GNU_ABI_TAG`` (``.note.ABI-tag``, from glibc's ``crt1.o``), Android's
+   ``.note.android.ident``, Go's build ID.
+5. Static files only: marker strings in read-only data (see :mod:`._libc_strings`).
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import NamedTuple, Optional
+
+from ._elf import ELFFile
+from ._libc_strings import Found, find_glibc_banner, find_musl_version, find_static_libc
+from ._model import Evidence, Family
+
+__all__ = ["Classification", "classify", "family_of_loader_name"]
+
+# Notes (gABI note format; values from glibc's elf.h, Android's bionic and Go's linker).
+NT_GNU_ABI_TAG = 1  # owner "GNU"
+NT_ANDROID_TYPE_IDENT = 1  # owner "Android", desc starts with the API level (int32)
+NT_GO_BUILDID = 4  # owner "Go"
+
+_LOADER_PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
+    (re.compile(r"ld-musl-[\w.-]+\.so\.1"), Family.MUSL),
+    (re.compile(r"ld(64)?-uClibc(-[\w.]+)?\.so(\.\d+)*"), Family.UCLIBC),
+    (re.compile(r"ld-linux[\w.-]*\.so\.\d+|ld(64)?\.so\.\d+|ld-2\.\d+\.so"), Family.GLIBC),
+    (re.compile(r"linker(64)?"), Family.BIONIC),
+)
+_NEEDED_PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
+    (re.compile(r"libc\.so\.6(\.1)?"), Family.GLIBC),  # .6.1 on alpha and ia64
+    (re.compile(r"libc\.musl-[\w.-]+\.so\.1"), Family.MUSL),  # Alpine's musl soname
+    (re.compile(r"libc\.so\.[01]"), Family.UCLIBC),
+    (re.compile(r"libc\.so"), Family.MUSL),  # musl-gcc links "libc.so"; bionic too (below)
+)
+
+
+class Classification(NamedTuple):
+    """The libc one file is built for (or is), and how that was concluded."""
+
+    family: Optional[Family]
+    is_libc: bool
+    libc_version: Optional[Found]
+    api_level: Optional[int]
+    evidence: tuple[Evidence, ...]
+
+
+def family_of_loader_name(path: str) -> Optional[Family]:
+    """The libc family a ``PT_INTERP`` path belongs to, from its file name."""
+    name = path.rsplit("/", 1)[-1]
+    for pattern, family in _LOADER_PATTERNS:
+        if pattern.fullmatch(name):
+            if family is Family.BIONIC and not path.startswith(("/system/", "/apex/")):
+                return None
+            return family
+    return None
+
+
+def family_of_needed_name(name: str) -> Optional[Family]:
+    """The libc family a ``DT_NEEDED`` name belongs to, or None when it names no libc."""
+    for pattern, family in _NEEDED_PATTERNS:
+        if pattern.fullmatch(name):
+            return family
+    return None
+
+
+def android_api_level(elf: ELFFile) -> Optional[int]:
+    """The API level in Android's ident note, or None."""
+    for note in elf.notes:
+        if note.name == "Android" and note.type == NT_ANDROID_TYPE_IDENT and len(note.desc) >= 4:
+            fmt = "<i" if elf.little_endian else ">i"
+            level = int(struct.unpack_from(fmt, note.desc)[0])
+            return level if level > 0 else None
+    return None
+
+
+def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
+    """Classify an ELF file. With ``scan`` (the file must still be open, see
+    :func:`~libcprobe._elf.open_elf`), read-only data is read where names cannot decide:
+    for a candidate libc's version and for static files' marker strings."""
+    path = elf.path
+    ev: list[Evidence] = []
+    api = android_api_level(elf)
+
+    libc = _classify_as_libc(elf, scan)
+    if libc is not None:
+        return libc
+
+    family: Optional[Family] = None
+    if elf.interpreter is not None:
+        family = family_of_loader_name(elf.interpreter)
+        if family is not None:
+            ev.append(
+                Evidence(
+                    "family",
+                    family.value,
+                    "elf-interp",
+                    path,
+                    f"PT_INTERP {elf.interpreter} is the {family.value} loader",
+                )
+            )
+    if family is None:
+        for name in elf.needed:
+            found = family_of_needed_name(name)
+            if found is Family.MUSL and name == "libc.so" and api is not None:
+                found = Family.BIONIC
+            if found is not None:
+                family = found
+                ev.append(
+                    Evidence(
+                        "family",
+                        found.value,
+                        "elf-needed",
+                        path,
+                        f"DT_NEEDED {name} is {found.value}'s libc",
+                    )
+                )
+                break
+    if family is None and elf.glibc_requires is not None:
+        family = Family.GLIBC
+        ev.append(Evidence("family", "glibc", "elf-verneed", path, "needs GLIBC_ symbol versions"))
+    if family is None and api is not None:
+        family = Family.BIONIC
+        ev.append(
+            Evidence("family", "bionic", "elf-note", path, f"Android ident note, API level {api}")
+        )
+    if family is None and elf.linkage == "static":
+        family = _classify_static(elf, scan, ev)
+    return Classification(family, False, None, api, tuple(ev))
+
+
+def _classify_static(elf: ELFFile, scan: bool, ev: list[Evidence]) -> Optional[Family]:
+    path = elf.path
+    for note in elf.notes:
+        if note.name == "GNU" and note.type == NT_GNU_ABI_TAG:
+            ev.append(
+                Evidence(
+                    "family",
+                    "glibc",
+                    "elf-note",
+                    path,
+                    "static, with glibc's NT_GNU_ABI_TAG note (.note.ABI-tag)",
+                )
+            )
+            return Family.GLIBC
+    if any(note.name == "Go" and note.type == NT_GO_BUILDID for note in elf.notes):
+        ev.append(
+            Evidence(
+                "family",
+                "none",
+                "elf-note",
+                path,
+                "static Go program (Go build ID note): it uses no C library",
+            )
+        )
+        return None
+    if scan:
+        found = find_static_libc(elf.readonly_data())
+        if found is not None:
+            family, marker, offset = found
+            ev.append(
+                Evidence(
+                    "family",
+                    family.value,
+                    "string",
+                    path,
+                    f"static, carries {family.value}'s string {marker!r} at {offset:#x}",
+                )
+            )
+            return family
+    ev.append(
+        Evidence(
+            "family",
+            "none",
+            "string" if scan else "elf-header",
+            path,
+            "static, and no libc's marker was found"
+            if scan
+            else "static; read-only data not scanned",
+        )
+    )
+    return None
+
+
+def _classify_as_libc(elf: ELFFile, scan: bool) -> Optional[Classification]:
+    path = elf.path
+    soname = elf.soname or ""
+    defs = elf.version_definitions
+    api = android_api_level(elf)
+    if soname.startswith("libc.so.6") or (
+        any(d.startswith("GLIBC_2.") for d in defs)
+        and family_of_loader_name("/" + soname) is Family.GLIBC
+    ):
+        what = "libc.so.6" if soname.startswith("libc.so.6") else "loader"
+        ev = [
+            Evidence(
+                "family",
+                "glibc",
+                "elf-soname",
+                path,
+                f"the file is glibc's {what} (DT_SONAME {soname})",
+            )
+        ]
+        banner = find_glibc_banner(elf.readonly_data()) if scan else None
+        if banner is not None:
+            ev.append(
+                Evidence(
+                    "version",
+                    str(banner.version),
+                    "string",
+                    path,
+                    f"banner 'release version {banner.text}' at {banner.offset:#x}",
+                )
+            )
+        return Classification(Family.GLIBC, True, banner, api, tuple(ev))
+    if soname == "libc.so" and any(d == "LIBC" or d.startswith("LIBC_") for d in defs):
+        ev = [
+            Evidence(
+                "family",
+                "bionic",
+                "elf-verdef",
+                path,
+                "the file is bionic's libc.so (LIBC version definitions)",
+            )
+        ]
+        return Classification(Family.BIONIC, True, None, api, tuple(ev))
+    if soname.startswith("libc.so.0") or soname.startswith("ld-uClibc"):
+        ev = [
+            Evidence(
+                "family", "uclibc", "elf-soname", path, f"the file is uClibc (DT_SONAME {soname})"
+            )
+        ]
+        return Classification(Family.UCLIBC, True, None, api, tuple(ev))
+    # musl's libc.so has no DT_SONAME (Alpine's is libc.musl-<arch>.so.1), no PT_INTERP and
+    # needs nothing; its "musl libc" usage text decides.
+    musl_like = soname in ("", "libc.so") or soname.startswith("libc.musl-")
+    if musl_like and not elf.needed and elf.interpreter is None and elf.type == 3 and scan:
+        chunks = elf.readonly_data()
+        found = find_musl_version(chunks)
+        if found is not None or any(b"musl libc" in data for _, data in chunks):
+            ev = [
+                Evidence(
+                    "family",
+                    "musl",
+                    "string",
+                    path,
+                    "the file is musl's libc.so and loader ('musl libc' usage text)",
+                )
+            ]
+            if found is not None:
+                ev.append(
+                    Evidence(
+                        "version",
+                        str(found.version),
+                        "string",
+                        path,
+                        f"version string {found.text!r} at {found.offset:#x}",
+                    )
+                )
+            return Classification(Family.MUSL, True, found, api, tuple(ev))
+    return None

@@ -1,0 +1,803 @@
+"""``libcprobe.detect()``: which C library a program runs on, and how we know.
+
+Three entry points share one per-program routine:
+
+- the running interpreter (``executable=None``, ``root=None``): ``LIBCPROBE_LIBC`` if set;
+  otherwise what the process really runs (``/proc/self/exe``), ``confstr`` for glibc, the libc
+  mapped in ``/proc/self/maps`` for musl, ``strerror`` for static builds;
+- a program on this machine (``executable=PATH``);
+- a root filesystem (``root=DIR``): paths and symlinks resolved inside ``DIR``.
+
+Nothing is executed unless ``allow_execute=True``, and then only to cross-check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from typing import Any, Optional, Union
+
+from ._classify import Classification, classify, family_of_loader_name
+from ._elf import ELFFile, open_elf
+from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
+from ._model import Evidence, Family, LibcInfo, LibcVersion
+from ._rootfs import exists_in_root, resolve_in_root
+
+__all__ = ["clear_cache", "detect"]
+
+#: Programs tried, in order, when ``root=`` is given without ``executable=``.
+ROOT_PROGRAMS = (
+    "/usr/bin/python3",
+    "/usr/local/bin/python3",
+    "/bin/sh",
+    "/usr/bin/sh",
+    "/bin/busybox",
+    "/usr/bin/env",
+    "/bin/ls",
+    "/usr/bin/ls",
+)
+#: Where loaders and libcs are looked for in a root that has no dynamic program.
+LOADER_GLOBS = (
+    "lib/ld-musl-*.so.1",
+    "lib/ld-linux*.so.*",
+    "lib64/ld-linux*.so.*",
+    "lib/ld64.so.*",
+    "lib64/ld64.so.*",
+    "lib/ld.so.1",
+    "lib64/ld.so.1",
+    "lib/*-linux-gnu*/libc.so.6",
+    "usr/lib/*-linux-gnu*/libc.so.6",
+    "system/bin/linker64",
+    "system/bin/linker",
+)
+#: Standard library directories searched for libc.so.6 (after /etc/ld.so.conf's).
+LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/lib32", "/usr/lib32", "/libx32")
+MAX_SHEBANG_HOPS = 4
+MAX_LD_SO_CONF_FILES = 64
+
+ENV_OVERRIDE = "LIBCPROBE_LIBC"
+_NO_PROGRAM = "neither /proc/self/exe nor sys.executable names the running program"
+
+_cache: dict[tuple[Optional[str], Optional[str], bool, Optional[str]], LibcInfo] = {}
+_lock = threading.Lock()
+
+
+def clear_cache() -> None:
+    """Forget every cached :func:`detect` result."""
+    with _lock:
+        _cache.clear()
+
+
+def detect(
+    executable: Optional[Union[str, os.PathLike[str]]] = None,
+    *,
+    root: Optional[Union[str, os.PathLike[str]]] = None,
+    allow_execute: bool = False,
+) -> LibcInfo:
+    """Detect the C library a program runs on.
+
+    Args:
+        executable: a program; None for the running interpreter (or, with ``root``, the first
+            of :data:`ROOT_PROGRAMS` found in the root).
+        root: treat this directory as ``/`` (an unpacked image, a sysroot, a chroot).
+        allow_execute: allow running a musl loader to cross-check its version (the way
+            ``packaging`` does). Off by default; the bytes decide whenever they answer.
+
+    Returns a :class:`LibcInfo`; ``family`` is None when no libc is found (including not
+    Linux, or a file that is not ELF), with evidence saying why. Results are cached per
+    arguments; see :func:`clear_cache`.
+
+    Raises :class:`OverrideError` for a malformed ``LIBCPROBE_LIBC``, :class:`RootError` for
+    a ``root`` that is not a directory or a symlink loop inside it, and
+    :class:`FileAccessError` for an ``executable`` that cannot be read at all.
+    """
+    exe = os.fspath(executable) if executable is not None else None
+    root_dir = os.fspath(root) if root is not None else None
+    override = os.environ.get(ENV_OVERRIDE) if exe is None and root_dir is None else None
+    key = (exe, root_dir, allow_execute, override)
+    cached = _cache.get(key)
+    if cached is not None:
+        return cached
+    if root_dir is not None:
+        info = _detect_root(root_dir, exe, allow_execute)
+    elif exe is not None:
+        info = _detect_program(exe, exe, None, allow_execute, [])
+    elif override is not None:
+        info = _from_override(override)
+    else:
+        info = _detect_running(allow_execute)
+    with _lock:
+        _cache[key] = info
+    return info
+
+
+# -- the override ------------------------------------------------------------------------
+
+
+def _from_override(value: str) -> LibcInfo:
+    text = value.strip().lower()
+    ev = Evidence("family", text, "env", None, f"{ENV_OVERRIDE}={value!r}")
+    arch = _running_arch()
+    if text == "none":
+        return LibcInfo(family=None, arch=arch, evidence=[ev], running=True)
+    family_text, _, version_text = text.partition("-")
+    try:
+        family = Family(family_text)
+    except ValueError:
+        raise OverrideError(
+            f"{ENV_OVERRIDE}={value!r}: the family must be one of "
+            f"{', '.join(f.value for f in Family)} or 'none' (e.g. musl-1.2, glibc-2.28, none)"
+        ) from None
+    version = None
+    if version_text:
+        try:
+            version = LibcVersion.parse(version_text)
+        except ValueError:
+            raise OverrideError(
+                f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
+            ) from None
+        if version.raw != version_text:
+            raise OverrideError(f"{ENV_OVERRIDE}={value!r}: trailing text after the version")
+    evidence = [ev]
+    if version is not None:
+        evidence.append(Evidence("version", str(version), "env", None, f"{ENV_OVERRIDE}={value!r}"))
+    return LibcInfo(
+        family=family,
+        version=version,
+        linkage="dynamic",
+        arch=arch,
+        can_load_extensions=True,
+        evidence=evidence,
+        running=True,
+    )
+
+
+def _running_arch() -> Optional[str]:
+    try:
+        with open_elf(_running_executable_path()) as elf:
+            return elf.arch
+    except LibcprobeError:
+        return None
+
+
+def _running_executable_path() -> str:
+    if os.path.exists("/proc/self/exe"):
+        return "/proc/self/exe"
+    return sys.executable
+
+
+# -- the running interpreter ---------------------------------------------------------------
+
+
+def _detect_running(allow_execute: bool) -> LibcInfo:
+    if not sys.platform.startswith("linux") and sys.platform != "android":
+        return LibcInfo(
+            family=None,
+            evidence=[
+                Evidence(
+                    "family",
+                    "none",
+                    "platform",
+                    None,
+                    f"sys.platform is {sys.platform!r}: not Linux, no ELF libc",
+                )
+            ],
+            running=True,
+        )
+    ev: list[Evidence] = []
+    exe_path = None
+    shown = sys.executable or None
+    if os.path.exists("/proc/self/exe"):
+        exe_path = "/proc/self/exe"
+        with contextlib.suppress(OSError):
+            shown = os.readlink("/proc/self/exe")
+        ev.append(
+            Evidence(
+                "interpreter",
+                shown or "",
+                "proc-exe",
+                "/proc/self/exe",
+                "the running program, as the kernel sees it",
+            )
+        )
+    elif sys.executable:
+        exe_path = sys.executable
+        ev.append(
+            Evidence(
+                "interpreter",
+                sys.executable,
+                "platform",
+                sys.executable,
+                "no /proc: using sys.executable",
+            )
+        )
+    if exe_path is None:
+        return LibcInfo(
+            family=None,
+            evidence=[*ev, Evidence("family", "none", "platform", None, _NO_PROGRAM)],
+            running=True,
+        )
+
+    api = _android_api_level()
+    if api is not None:
+        ev.append(
+            Evidence("family", "bionic", "platform", None, f"sys.getandroidapilevel() is {api}")
+        )
+        info = _detect_program(exe_path, shown, None, allow_execute, ev, running=True)
+        return _replace(info, family=Family.BIONIC, version=LibcVersion((api,)))
+
+    confstr = _glibc_confstr()
+    if confstr is not None:
+        version, text = confstr
+        ev.append(
+            Evidence(
+                "family", "glibc", "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}"
+            )
+        )
+        ev.append(
+            Evidence(
+                "version",
+                str(version),
+                "confstr",
+                None,
+                f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}",
+            )
+        )
+        info = _detect_program(
+            exe_path, shown, None, allow_execute, ev, running=True, known=(Family.GLIBC, version)
+        )
+        return info
+    mapped = _mapped_libc()
+    return _detect_program(exe_path, shown, None, allow_execute, ev, running=True, mapped=mapped)
+
+
+def _android_api_level() -> Optional[int]:
+    getter = getattr(sys, "getandroidapilevel", None)
+    if getter is None:
+        return None
+    try:
+        return int(getter())
+    except Exception:  # pragma: no cover - defensive: it is documented to return an int
+        return None
+
+
+def _glibc_confstr() -> Optional[tuple[LibcVersion, str]]:
+    # glibc answers "glibc 2.36"; musl raises OSError (EINVAL); other platforms may lack the
+    # name (ValueError) or confstr itself (AttributeError).
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not text:
+        return None
+    name, _, number = text.partition(" ")
+    if name != "glibc":
+        return None
+    try:
+        return LibcVersion.parse(number), text
+    except ValueError:
+        return None
+
+
+def _mapped_libc() -> Optional[str]:
+    """The libc file the running process has mapped, from /proc/self/maps, or None."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            content = maps.read(4 * 1024 * 1024)
+    except OSError:
+        return None
+    for line in content.splitlines():
+        fields = line.split(None, 5)
+        if len(fields) < 6 or not fields[5].startswith(b"/"):
+            continue
+        path = os.fsdecode(fields[5])
+        if path.endswith(" (deleted)"):
+            path = path[: -len(" (deleted)")]
+        name = path.rsplit("/", 1)[-1]
+        if (
+            name.startswith(("ld-musl-", "libc.musl-", "libc.so.6"))
+            or name == "libc.so"
+            or family_of_loader_name(path) is not None
+        ):
+            return path
+    return None
+
+
+def _static_running_family(ev: list[Evidence]) -> Optional[Family]:
+    # What the running libc's own strerror says (musl: "No error information" for 0; glibc and
+    # bionic: "Success"). No I/O; works where nothing can be read.
+    try:
+        text = os.strerror(0)
+    except (ValueError, OverflowError):  # pragma: no cover
+        return None
+    family = Family.MUSL if text == "No error information" else None
+    if family is not None:
+        ev.append(
+            Evidence(
+                "family",
+                "musl",
+                "strerror",
+                None,
+                f"os.strerror(0) is {text!r}, musl's wording (glibc says 'Success')",
+            )
+        )
+    return family
+
+
+def _sysconfig_support(ev: list[Evidence], family: Family) -> None:
+    # Supporting evidence only (some musl builds said "-gnu" here): never decides anything.
+    multiarch = getattr(sys.implementation, "_multiarch", None)
+    if isinstance(multiarch, str) and multiarch:
+        agrees = ("musl" in multiarch) == (family is Family.MUSL)
+        ev.append(
+            Evidence(
+                "family",
+                family.value,
+                "sysconfig",
+                None,
+                f"sys.implementation._multiarch is {multiarch!r}"
+                + ("" if agrees else " (disagrees; not used)"),
+            )
+        )
+
+
+# -- one program ---------------------------------------------------------------------------
+
+
+def _detect_program(
+    host_path: str,
+    shown: Optional[str],
+    root: Optional[str],
+    allow_execute: bool,
+    ev: list[Evidence],
+    *,
+    running: bool = False,
+    known: Optional[tuple[Family, LibcVersion]] = None,
+    mapped: Optional[str] = None,
+    hops: int = 0,
+) -> LibcInfo:
+    """Detect for one program file (a host path); ``shown`` is how to name it."""
+    ev = list(ev)
+    try:
+        with open_elf(host_path) as elf:
+            return _detect_elf(elf, shown, root, allow_execute, ev, running, known, mapped)
+    except LibcprobeError as exc:
+        if isinstance(exc, FileAccessError) and not running and hops == 0 and root is None:
+            raise
+        interpreter = _shebang(host_path)
+        if interpreter is not None and hops < MAX_SHEBANG_HOPS:
+            target = resolve_in_root(root, interpreter) if root is not None else interpreter
+            ev.append(
+                Evidence(
+                    "interpreter",
+                    interpreter,
+                    "file",
+                    host_path,
+                    f"{shown} is a script for {interpreter}",
+                )
+            )
+            return _detect_program(
+                target,
+                interpreter,
+                root,
+                allow_execute,
+                ev,
+                running=running,
+                known=known,
+                mapped=mapped,
+                hops=hops + 1,
+            )
+        ev.append(Evidence("family", "none", "elf-header", host_path, exc.reason))
+        if known is not None:
+            return LibcInfo(
+                family=known[0],
+                version=known[1],
+                executable=shown,
+                root=root,
+                evidence=ev,
+                running=running,
+            )
+        return LibcInfo(family=None, executable=shown, root=root, evidence=ev, running=running)
+
+
+def _shebang(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n", 1)[0].split()
+    if not words:
+        return None
+    program = os.fsdecode(words[0])
+    if program.rsplit("/", 1)[-1] == "env" and len(words) > 1:
+        name = os.fsdecode(words[1])
+        for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
+            candidate = f"{directory}/{name}"
+            if os.path.exists(candidate):
+                return candidate
+        return None
+    return program
+
+
+def _detect_elf(
+    elf: ELFFile,
+    shown: Optional[str],
+    root: Optional[str],
+    allow_execute: bool,
+    ev: list[Evidence],
+    running: bool,
+    known: Optional[tuple[Family, LibcVersion]],
+    mapped: Optional[str],
+) -> LibcInfo:
+    path = elf.path
+    arch = elf.arch
+    ev.append(
+        Evidence(
+            "arch",
+            str(arch),
+            "elf-header",
+            path,
+            f"ELF{elf.elf_class} {elf.endian}-endian, e_machine {elf.machine}",
+        )
+    )
+    cls = classify(elf, scan=True)
+    common: dict[str, Any] = {"arch": arch, "executable": shown, "root": root, "running": running}
+
+    if cls.is_libc:
+        # The program is the loader/libc itself (e.g. python started as `ld-musl-* python3`,
+        # where /proc/self/exe is the loader).
+        ev.extend(cls.evidence)
+        version = known[1] if known else (cls.libc_version.version if cls.libc_version else None)
+        return LibcInfo(
+            family=cls.family,
+            version=version,
+            linkage="dynamic",
+            library=shown,
+            can_load_extensions=True,
+            evidence=ev,
+            **common,
+        )
+
+    if elf.linkage == "static":
+        ev.append(
+            Evidence(
+                "linkage",
+                "static",
+                "elf-header",
+                path,
+                "no PT_INTERP and no DT_NEEDED: statically linked",
+            )
+        )
+        family = cls.family
+        ev.extend(cls.evidence)
+        if known is not None:
+            family = known[0]
+        elif family is None and running:
+            family = _static_running_family(ev)
+        if running and family is not None:
+            _sysconfig_support(ev, family)
+        ev.append(
+            Evidence(
+                "extensions",
+                "false",
+                "elf-header",
+                path,
+                "a statically linked program has no dynamic loader: its dlopen "
+                "cannot load extension modules; use a dynamically linked build",
+            )
+        )
+        if family is Family.MUSL:
+            ev.append(
+                Evidence(
+                    "version", "none", "elf-header", path, "static musl embeds no version string"
+                )
+            )
+        return LibcInfo(
+            family=family,
+            version=known[1] if known else None,
+            linkage="static",
+            can_load_extensions=False,
+            evidence=ev,
+            **common,
+        )
+
+    interp = elf.interpreter
+    if interp is not None:
+        ev.append(Evidence("interpreter", interp, "elf-interp", path, "PT_INTERP"))
+    ev.extend(cls.evidence)
+    if known is not None:
+        return LibcInfo(
+            family=known[0],
+            version=known[1],
+            linkage="dynamic",
+            interpreter=interp,
+            can_load_extensions=True,
+            evidence=ev,
+            **common,
+        )
+
+    # Which file to read the version from: what the process maps, else the loader.
+    candidates: list[tuple[str, str, str]] = []  # (host path, shown path, source)
+    if mapped is not None:
+        candidates.append((mapped, mapped, "proc-maps"))
+    if interp is not None:
+        try:
+            host = resolve_in_root(root, interp) if root is not None else interp
+        except RootError as exc:
+            ev.append(Evidence("version", "none", "file", interp, exc.reason))
+        else:
+            candidates.append((host, interp, "elf-interp"))
+    for host, where, source in candidates:
+        lib = _read_libc(host, where, root, source, elf, ev)
+        if lib is not None:
+            family, version, library = lib
+            if family is Family.GLIBC and version is None:
+                version, library = _glibc_from_libc_so(elf, root, ev) or (None, library)
+            if family is Family.MUSL and allow_execute:
+                from ._execute import cross_check_musl
+
+                version = cross_check_musl(host, version, ev)
+            return LibcInfo(
+                family=family,
+                version=version,
+                linkage="dynamic",
+                interpreter=interp,
+                library=library,
+                can_load_extensions=True,
+                evidence=ev,
+                **common,
+            )
+    # No loader could be read: keep what the names said.
+    named_version: Optional[LibcVersion] = None
+    named_library: Optional[str] = None
+    if cls.family is Family.GLIBC:
+        named_version, named_library = _glibc_from_libc_so(elf, root, ev) or (None, None)
+    return LibcInfo(
+        family=cls.family,
+        version=named_version,
+        linkage="dynamic",
+        interpreter=interp,
+        library=named_library,
+        can_load_extensions=True if cls.family else None,
+        evidence=ev,
+        **common,
+    )
+
+
+def _read_libc(
+    host: str,
+    shown: str,
+    root: Optional[str],
+    source: str,
+    program: ELFFile,
+    ev: list[Evidence],
+) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
+    """Read a loader/libc file; None when it cannot be read or is not a libc."""
+    try:
+        with open_elf(host) as lib:
+            cls: Classification = classify(lib, scan=True)
+            mismatch = (lib.machine, lib.elf_class) != (program.machine, program.elf_class)
+    except LibcprobeError as exc:
+        ev.append(Evidence("version", "none", source, shown, f"cannot read it: {exc.reason}"))
+        return None
+    if not cls.is_libc:
+        ev.append(
+            Evidence(
+                "family", "none", source, shown, "it is not a C library or loader libcprobe knows"
+            )
+        )
+        return None
+    if mismatch:
+        ev.append(
+            Evidence(
+                "arch", "mismatch", source, shown, "its machine or class differs from the program's"
+            )
+        )
+    ev.extend(
+        e._replace(path=shown) if e.path == host and root is not None else e for e in cls.evidence
+    )
+    version = cls.libc_version.version if cls.libc_version else None
+    return cls.family, version, shown
+
+
+def _glibc_from_libc_so(
+    program: ELFFile, root: Optional[str], ev: list[Evidence]
+) -> Optional[tuple[Optional[LibcVersion], str]]:
+    """Find libc.so.6 the way ld.so would (ld.so.conf, then the default directories) and read
+    its banner."""
+    for directory in _library_dirs(root):
+        shown = f"{directory.rstrip('/')}/libc.so.6"
+        host = exists_in_root(root, shown)
+        if host is None:
+            continue
+        try:
+            with open_elf(host) as lib:
+                if (lib.machine, lib.elf_class) != (program.machine, program.elf_class):
+                    continue
+                cls = classify(lib, scan=True)
+        except LibcprobeError:
+            continue
+        if cls.family is Family.GLIBC and cls.libc_version is not None:
+            found = cls.libc_version
+            ev.append(
+                Evidence(
+                    "version",
+                    str(found.version),
+                    "string",
+                    shown,
+                    f"libc.so.6 banner 'release version {found.text}'",
+                )
+            )
+            return found.version, shown
+    return None
+
+
+def _library_dirs(root: Optional[str]) -> list[str]:
+    dirs: list[str] = []
+    seen_files: set[str] = set()
+
+    def read_conf(conf: str, depth: int) -> None:
+        if depth > 4 or len(seen_files) >= MAX_LD_SO_CONF_FILES or conf in seen_files:
+            return
+        seen_files.add(conf)
+        host = exists_in_root(root, conf)
+        if host is None:
+            return
+        try:
+            with open(host, "rb") as f:
+                text = f.read(64 * 1024).decode("utf-8", "replace")
+        except OSError:
+            return
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("include"):
+                pattern = line[len("include") :].strip()
+                for match in _glob_in_root(root, pattern):
+                    read_conf(match, depth + 1)
+            elif line.startswith("/"):
+                dirs.append(line)
+
+    read_conf("/etc/ld.so.conf", 0)
+    for extra in _glob_in_root(root, "/lib/*-linux-*") + _glob_in_root(root, "/usr/lib/*-linux-*"):
+        dirs.append(extra)
+    dirs.extend(LIBRARY_DIRS)
+    unique: list[str] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique[:256]
+
+
+def _glob_in_root(root: Optional[str], pattern: str) -> list[str]:
+    """Glob a pattern (absolute, as seen inside root) whose wildcards are in the last part."""
+    import fnmatch
+
+    directory, _, name = pattern.rpartition("/")
+    directory = directory or "/"
+    try:
+        host_dir = resolve_in_root(root, directory) if root is not None else directory
+        entries = sorted(os.listdir(host_dir))[:4096]
+    except (OSError, RootError):
+        return []
+    return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]
+
+
+# -- a root filesystem ---------------------------------------------------------------------
+
+
+def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo:
+    if not os.path.isdir(root):
+        raise RootError("root is not a directory", root)
+    root = os.path.abspath(root)
+    ev: list[Evidence] = []
+    if exe is not None:
+        host = resolve_in_root(root, exe)
+        if not os.path.lexists(host):
+            raise FileAccessError("no such file in the root", exe)
+        return _detect_program(host, exe, root, allow_execute, ev)
+    first_static: Optional[LibcInfo] = None
+    for program in ROOT_PROGRAMS:
+        found = exists_in_root(root, program)
+        if found is None:
+            continue
+        info = _detect_program(
+            found,
+            program,
+            root,
+            allow_execute,
+            [
+                Evidence(
+                    "interpreter",
+                    program,
+                    "file",
+                    program,
+                    "the first dynamic program found in the root",
+                )
+            ],
+        )
+        if info.linkage == "dynamic":
+            return info
+        if first_static is None and info.linkage == "static":
+            first_static = info
+    loaders = _root_loaders(root)
+    if loaders:
+        shown, host = loaders[0]
+        try:
+            with open_elf(host) as lib:
+                cls = classify(lib, scan=True)
+                arch = lib.arch
+        except LibcprobeError as exc:
+            ev.append(Evidence("family", "none", "file", shown, exc.reason))
+        else:
+            if cls.is_libc:
+                ev.append(
+                    Evidence(
+                        "family",
+                        str(cls.family),
+                        "file",
+                        shown,
+                        "no dynamic program in the root; its loader/libc is this",
+                    )
+                )
+                ev.extend(e._replace(path=shown) for e in cls.evidence)
+                others = [s for s, _ in loaders[1:]]
+                if others:
+                    ev.append(
+                        Evidence(
+                            "family",
+                            str(cls.family),
+                            "file",
+                            shown,
+                            f"also present: {', '.join(others[:4])}",
+                        )
+                    )
+                version = cls.libc_version.version if cls.libc_version else None
+                return LibcInfo(
+                    family=cls.family,
+                    version=version,
+                    linkage="dynamic",
+                    arch=arch,
+                    library=shown,
+                    can_load_extensions=True,
+                    root=root,
+                    evidence=ev,
+                )
+    if first_static is not None:
+        return first_static
+    ev.append(
+        Evidence(
+            "family",
+            "none",
+            "file",
+            None,
+            "no program and no C library or loader found in the root",
+        )
+    )
+    return LibcInfo(family=None, root=root, evidence=ev)
+
+
+def _root_loaders(root: str) -> list[tuple[str, str]]:
+    """(shown, host) of loader/libc files in the root; glibc's first when both are present,
+    so a stray musl loader on a glibc system does not win."""
+    found: list[tuple[int, str, str]] = []
+    for pattern in LOADER_GLOBS:
+        for shown in _glob_in_root(root, "/" + pattern):
+            host = exists_in_root(root, shown)
+            if host is None:
+                continue
+            name = shown.rsplit("/", 1)[-1]
+            rank = 1 if name.startswith("ld-musl-") else 0
+            found.append((rank, shown, host))
+    found.sort(key=lambda t: t[0])
+    return [(shown, host) for _, shown, host in found]
+
+
+def _replace(info: LibcInfo, **changes: object) -> LibcInfo:
+    values: dict[str, Any] = {name: getattr(info, name) for name in LibcInfo.__slots__}
+    values.update(changes)
+    return LibcInfo(**values)

@@ -1,0 +1,107 @@
+"""What a libc's read-only data says about it: the musl version, the glibc release banner, and
+the marker strings that tell a static musl binary from a static glibc one.
+
+Everything here works on ``(offset, bytes)`` chunks from :meth:`ELFFile.readonly_data`; nothing
+is executed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Optional
+
+from ._model import Family, LibcVersion
+
+__all__ = ["Found", "find_glibc_banner", "find_musl_version", "find_static_libc"]
+
+Chunks = list[tuple[int, bytes]]
+
+
+class Found(NamedTuple):
+    """A string found in a file: the parsed value, the raw text, its file offset."""
+
+    version: LibcVersion
+    text: str
+    offset: int
+
+
+# musl's dynamic linker prints "musl libc (<arch>)\nVersion %s\n..." when run directly
+# (ldso/dynlink.c); older releases print "musl libc\nVersion %s". The %s is
+# __libc_version (src/internal/version.c), a separate NUL-terminated string in .rodata, set
+# from the VERSION file or from `git describe` (tools/version.sh: "1.2.5-git-3-gabcdef").
+MUSL_MARKER = b"musl libc"
+_MUSL_VERSION = re.compile(
+    rb"\x00(\d{1,3}\.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?)\x00"
+)
+
+# glibc's libc.so.6 and ld.so carry a banner (csu/version.c, elf/dl-usage.c):
+# "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36."
+_GLIBC_BANNER = re.compile(rb"release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s]")
+
+# Strings only one libc's own code carries, for static binaries, which have neither an
+# interpreter nor needed libraries. musl's strerror table starts with "No error information"
+# (src/errno/__strerror.h; glibc says "Success"); glibc's static startup code always reads the
+# GLIBC_TUNABLES environment variable (elf/dl-tunables.c, glibc >= 2.26).
+MUSL_STATIC_MARKERS = (b"No error information\x00",)
+GLIBC_STATIC_MARKERS = (b"GLIBC_TUNABLES\x00",)
+
+
+def find_musl_version(chunks: Chunks) -> Optional[Found]:
+    """The musl version string of a musl loader (``libc.so``), or None.
+
+    Requires the ``musl libc`` marker and takes the version-shaped string nearest to it."""
+    marker_at: Optional[int] = None
+    for offset, data in chunks:
+        at = data.find(MUSL_MARKER)
+        if at >= 0:
+            marker_at = offset + at
+            break
+    if marker_at is None:
+        return None
+    best: Optional[Found] = None
+    best_distance = -1
+    for offset, data in chunks:
+        for match in _MUSL_VERSION.finditer(b"\x00" + data):
+            text = match.group(1).decode("ascii")
+            where = offset + match.start(1) - 1
+            distance = abs(where - marker_at)
+            if best is None or distance < best_distance:
+                best = Found(LibcVersion.parse(text), text, where)
+                best_distance = distance
+    return best
+
+
+def has_musl_marker(chunks: Chunks) -> bool:
+    """True when the data holds musl's loader usage text."""
+    return any(MUSL_MARKER in data for _, data in chunks)
+
+
+def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
+    """The release version from glibc's banner in ``libc.so.6`` or ``ld.so``, or None."""
+    for offset, data in chunks:
+        match = _GLIBC_BANNER.search(data)
+        if match is not None:
+            text = match.group(1).decode("ascii")
+            return Found(LibcVersion.parse(text), text, offset + match.start(1))
+    return None
+
+
+def find_static_libc(chunks: Chunks) -> Optional[tuple[Family, str, int]]:
+    """For a static binary: the libc whose marker string it carries, the marker, its offset.
+    None when it carries none, or markers of both (then nothing can be concluded)."""
+    found: dict[Family, tuple[str, int]] = {}
+    marker: bytes
+    for family, markers in (
+        (Family.MUSL, MUSL_STATIC_MARKERS),
+        (Family.GLIBC, GLIBC_STATIC_MARKERS),
+    ):
+        for marker in markers:
+            for offset, data in chunks:
+                at = data.find(marker)
+                if at >= 0:
+                    found.setdefault(family, (marker.rstrip(b"\0").decode("ascii"), offset + at))
+                    break
+    if len(found) != 1:
+        return None
+    ((family, (text, offset)),) = found.items()
+    return family, text, offset

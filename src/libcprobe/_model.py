@@ -1,0 +1,291 @@
+"""The values libcprobe returns: :class:`Family`, :class:`LibcVersion`, :class:`Evidence` and
+:class:`LibcInfo`. Plain immutable data; no I/O happens here."""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
+__all__ = ["Evidence", "Family", "LibcInfo", "LibcVersion"]
+
+
+class Family(str, enum.Enum):
+    """A C library family. The value is the lower-case name used in JSON and in the CLI."""
+
+    GLIBC = "glibc"
+    MUSL = "musl"
+    BIONIC = "bionic"
+    UCLIBC = "uclibc"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_VERSION_RE = re.compile(r"(\d{1,9})\.(\d{1,9})(?:\.(\d{1,9}))?")
+
+
+class LibcVersion:
+    """A libc version: ordered, hashable, compares with tuples of ints.
+
+    ``LibcVersion.parse("1.2.5-git-3-gabcdef")`` keeps the numbers ``(1, 2, 5)`` in
+    :attr:`release` and the whole text in :attr:`raw`; ``str()`` gives the canonical text
+    (the numbers joined by dots). ``LibcVersion((1, 2)) == (1, 2)`` and ``>= (1, 1)`` work,
+    so it can be used where ``packaging`` uses a ``(major, minor)`` tuple. For bionic the
+    version is the Android API level, a single number.
+    """
+
+    __slots__ = ("raw", "release")
+
+    release: tuple[int, ...]
+    raw: str
+
+    def __init__(self, release: Sequence[int], raw: Optional[str] = None) -> None:
+        if not release or any(not isinstance(n, int) or n < 0 for n in release):
+            raise ValueError(f"a version needs non-negative ints, got {release!r}")
+        object.__setattr__(self, "release", tuple(release))
+        object.__setattr__(self, "raw", raw if raw is not None else ".".join(map(str, release)))
+
+    @classmethod
+    def parse(cls, text: str) -> LibcVersion:
+        """Parse ``"2.36"``, ``"1.2.3"`` or ``"1.2.5-git-3-gabcdef"`` (a leading
+        ``major.minor[.patch]`` and anything after it); ``ValueError`` otherwise."""
+        match = _VERSION_RE.match(text.strip())
+        if match is None:
+            raise ValueError(f"not a libc version: {text!r}")
+        numbers = [int(g) for g in match.groups() if g is not None]
+        return cls(numbers, text.strip())
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("LibcVersion is immutable")
+
+    @property
+    def major(self) -> int:
+        """The first number."""
+        return self.release[0]
+
+    @property
+    def minor(self) -> int:
+        """The second number (0 when there is none)."""
+        return self.release[1] if len(self.release) > 1 else 0
+
+    def __str__(self) -> str:
+        return ".".join(map(str, self.release))
+
+    def __repr__(self) -> str:
+        if self.raw != str(self):
+            return f"LibcVersion({self.release!r}, raw={self.raw!r})"
+        return f"LibcVersion({self.release!r})"
+
+    def _key(self, other: object) -> Optional[tuple[int, ...]]:
+        if isinstance(other, LibcVersion):
+            return other.release
+        if isinstance(other, tuple) and all(isinstance(n, int) for n in other):
+            return other
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        key = self._key(other)
+        return NotImplemented if key is None else _pad(self.release, key) == _pad(key, self.release)
+
+    def __hash__(self) -> int:
+        trimmed = list(self.release)
+        while len(trimmed) > 1 and trimmed[-1] == 0:
+            trimmed.pop()
+        return hash(tuple(trimmed))
+
+    def __lt__(self, other: object) -> bool:
+        key = self._key(other)
+        if key is None:
+            return NotImplemented
+        return _pad(self.release, key) < _pad(key, self.release)
+
+    def __le__(self, other: object) -> bool:
+        key = self._key(other)
+        if key is None:
+            return NotImplemented
+        return _pad(self.release, key) <= _pad(key, self.release)
+
+    def __gt__(self, other: object) -> bool:
+        key = self._key(other)
+        if key is None:
+            return NotImplemented
+        return _pad(self.release, key) > _pad(key, self.release)
+
+    def __ge__(self, other: object) -> bool:
+        key = self._key(other)
+        if key is None:
+            return NotImplemented
+        return _pad(self.release, key) >= _pad(key, self.release)
+
+
+def _pad(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    # (2, 36) == (2, 36, 0): compare as if the shorter one had trailing zeros.
+    return a + (0,) * (len(b) - len(a))
+
+
+class Evidence(NamedTuple):
+    """Where one conclusion came from.
+
+    ``fact`` is what it supports (``"family"``, ``"version"``, ``"linkage"``, ``"arch"``,
+    ``"interpreter"``, ``"extensions"``), ``value`` the value it supports, ``source`` the kind
+    of evidence (see below), ``path`` the file it was read from (or None) and ``detail`` a
+    sentence for people.
+
+    Sources: ``elf-header``, ``elf-interp`` (``PT_INTERP``), ``elf-needed`` (``DT_NEEDED``),
+    ``elf-soname``, ``elf-verneed`` / ``elf-verdef`` (symbol versions), ``elf-note``
+    (``PT_NOTE``), ``string`` (a string in read-only data), ``confstr``, ``strerror`` (what
+    the running libc says), ``proc-maps`` (``/proc/self/maps``), ``proc-exe``, ``sysconfig``
+    (supporting only), ``env`` (``LIBCPROBE_LIBC``), ``execute`` (output of the loader, only
+    with ``allow_execute=True``), ``platform`` (``sys.platform`` and friends), ``file``
+    (the file's name or a file in a root).
+    """
+
+    fact: str
+    value: str
+    source: str
+    path: Optional[str]
+    detail: str
+
+    def to_dict(self) -> dict[str, Optional[str]]:
+        """A JSON-ready dict with the five fields."""
+        return {
+            "fact": self.fact,
+            "value": self.value,
+            "source": self.source,
+            "path": self.path,
+            "detail": self.detail,
+        }
+
+
+class LibcInfo:
+    """What libcprobe concluded about the C library a program runs on. Immutable, hashable.
+
+    Attributes:
+        family: the :class:`Family`, or None when no libc was found (a static Go program,
+            macOS, Windows, a file that is not ELF).
+        version: the :class:`LibcVersion`, or None when it cannot be known (a static musl
+            binary embeds no version).
+        linkage: ``"dynamic"`` or ``"static"`` (None when there is no ELF program at all).
+        arch: the wheel-tag architecture (``"x86_64"``, ``"aarch64"``, ``"armv7l"``, ...).
+        interpreter: the ``PT_INTERP`` of the program as recorded in it, or None.
+        library: the file the version was read from (the musl loader, ``libc.so.6``), or None.
+        can_load_extensions: False when the program cannot load extension modules (a static
+            interpreter: its ``dlopen`` is a stub), True when it can, None when unknown.
+        executable: the program examined, root: the ``root=`` directory or None.
+        running: True when this describes the running interpreter (then ``packaging``'s
+            ``_manylinux`` module override applies to its tags).
+        evidence: a tuple of :class:`Evidence`, one or more per conclusion.
+    """
+
+    __slots__ = (
+        "arch",
+        "can_load_extensions",
+        "evidence",
+        "executable",
+        "family",
+        "interpreter",
+        "library",
+        "linkage",
+        "root",
+        "running",
+        "version",
+    )
+
+    family: Optional[Family]
+    version: Optional[LibcVersion]
+    linkage: Optional[str]
+    arch: Optional[str]
+    interpreter: Optional[str]
+    library: Optional[str]
+    can_load_extensions: Optional[bool]
+    executable: Optional[str]
+    root: Optional[str]
+    running: bool
+    evidence: tuple[Evidence, ...]
+
+    def __init__(
+        self,
+        *,
+        family: Optional[Union[Family, str]],
+        version: Optional[LibcVersion] = None,
+        linkage: Optional[str] = None,
+        arch: Optional[str] = None,
+        interpreter: Optional[str] = None,
+        library: Optional[str] = None,
+        can_load_extensions: Optional[bool] = None,
+        executable: Optional[str] = None,
+        root: Optional[str] = None,
+        running: bool = False,
+        evidence: Sequence[Evidence] = (),
+    ) -> None:
+        values = {
+            "family": Family(family) if family is not None else None,
+            "version": version,
+            "linkage": linkage,
+            "arch": arch,
+            "interpreter": interpreter,
+            "library": library,
+            "can_load_extensions": can_load_extensions,
+            "executable": executable,
+            "root": root,
+            "running": running,
+            "evidence": tuple(evidence),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("LibcInfo is immutable")
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LibcInfo):
+            return NotImplemented
+        return self._astuple() == other._astuple()
+
+    def __hash__(self) -> int:
+        return hash(self._astuple())
+
+    def __repr__(self) -> str:
+        return (
+            f"LibcInfo(family={self.family!s}, version={self.version!s}, linkage={self.linkage},"
+            f" arch={self.arch}, interpreter={self.interpreter!r})"
+        )
+
+    def why(self, fact: str) -> tuple[Evidence, ...]:
+        """The evidence lines for one fact (``"family"``, ``"version"``, ...)."""
+        return tuple(e for e in self.evidence if e.fact == fact)
+
+    def platform_tags(self) -> list[str]:
+        """The compatible wheel platform tags, most preferred first, as ``packaging.tags``
+        would list them for this libc and architecture. Empty when nothing binary can load
+        (no architecture known, or a static interpreter: see :attr:`can_load_extensions`,
+        which still gets no ``linux_<arch>`` tag)."""
+        from ._tags import platform_tags
+
+        return platform_tags(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: every attribute, the version as text (``version_raw`` keeps the
+        raw text), the evidence as a list of dicts. The CLI's ``--json`` prints exactly this
+        plus ``platform_tags``."""
+        return {
+            "family": self.family.value if self.family is not None else None,
+            "version": str(self.version) if self.version is not None else None,
+            "version_raw": self.version.raw if self.version is not None else None,
+            "linkage": self.linkage,
+            "arch": self.arch,
+            "interpreter": self.interpreter,
+            "library": self.library,
+            "can_load_extensions": self.can_load_extensions,
+            "executable": self.executable,
+            "root": self.root,
+            "running": self.running,
+            "evidence": [e.to_dict() for e in self.evidence],
+        }

@@ -1,0 +1,150 @@
+"""Wheel platform tags for a :class:`LibcInfo`, in ``packaging.tags.platform_tags()`` order.
+
+Rules, as ``packaging`` (24.x-26.x) applies them:
+
+- PEP 600 ``manylinux_2_Y_<arch>`` from the detected glibc down to 2.5 on x86_64/i686 and to
+  2.17 elsewhere, each followed by its legacy alias where one exists (PEP 513/571/599:
+  ``manylinux1`` = 2.5, ``manylinux2010`` = 2.12, ``manylinux2014`` = 2.17); only for
+  architectures that have manylinux wheels, armv7l only when hard-float, i686 only for
+  ``EM_386`` code. For the running interpreter the ``_manylinux`` module's
+  ``manylinux_compatible()`` (or the legacy ``manylinuxN_compatible`` flags) may veto a tag.
+- PEP 656 ``musllinux_1_Y_<arch>`` from the detected musl minor down to ``musllinux_1_0``.
+- PEP 738 ``android_<api>_<abi>`` from the API level down to 16 (and nothing else).
+- ``linux_<arch>`` last.
+
+Deliberate differences from ``packaging``: a program that cannot load extension modules (a
+static interpreter) gets no tag at all; x32 gets only ``linux_x32`` (``packaging`` offers i686
+wheels there, which cannot load).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Optional
+
+from ._model import Family, LibcInfo
+
+__all__ = ["manylinux_floor", "platform_tags"]
+
+_MANYLINUX_ARCHS = {
+    "x86_64",
+    "i686",
+    "aarch64",
+    "armv7l",
+    "ppc64",
+    "ppc64le",
+    "s390x",
+    "loongarch64",
+    "riscv64",
+}
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+_LAST_GLIBC_MINOR = {1: 50}  # packaging: defaultdict(lambda: 50) for majors below the current
+_ANDROID_ABIS = {"aarch64": "arm64_v8a", "armv7l": "armeabi_v7a", "i686": "x86", "x86_64": "x86_64"}
+_ANDROID_MIN_API = 16
+
+
+def manylinux_floor(archs: list[str]) -> tuple[int, int]:
+    """The oldest manylinux glibc ``packaging`` lists: 2.5 with x86, else 2.17."""
+    return (2, 5) if set(archs) & {"x86_64", "i686"} else (2, 17)
+
+
+def platform_tags(info: LibcInfo) -> list[str]:
+    """See :meth:`LibcInfo.platform_tags`."""
+    if info.can_load_extensions is False or info.arch is None:
+        return []
+    archs = _running_archs(info) if info.running else [info.arch]
+    if info.family is Family.BIONIC:
+        abi = _ANDROID_ABIS.get(info.arch)
+        if abi is None or info.version is None:
+            return []
+        return [
+            f"android_{api}_{abi}" for api in range(info.version.major, _ANDROID_MIN_API - 1, -1)
+        ]
+    if info.arch == "x32":
+        return ["linux_x32"]
+    tags: list[str] = []
+    if info.family is Family.GLIBC and info.version is not None:
+        tags.extend(_manylinux(info, archs))
+    elif info.family is Family.MUSL and info.version is not None:
+        for arch in archs:
+            major, minor = info.version.major, info.version.minor
+            tags.extend(f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1))
+    tags.extend(f"linux_{arch}" for arch in archs)
+    return tags
+
+
+def _running_archs(info: LibcInfo) -> list[str]:
+    # packaging derives the arch from sysconfig.get_platform() (the kernel's machine), with a
+    # 32-bit interpreter on a 64-bit kernel mapped to i686 / armv8l (+armv7l).
+    import sysconfig
+
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    if not platform.startswith("linux_"):
+        return [str(info.arch)]
+    arch = platform.split("_", 1)[1]
+    if sys.maxsize <= 2**32:
+        arch = {"x86_64": "i686", "aarch64": "armv8l"}.get(arch, arch)
+    return ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
+
+
+def _manylinux(info: LibcInfo, archs: list[str]) -> Iterator[str]:
+    assert info.version is not None
+    if not _compatible_abi(info, archs):
+        return
+    current = (info.version.major, info.version.minor)
+    floor = manylinux_floor(archs)
+    maxima = [current] + [
+        (major, _LAST_GLIBC_MINOR.get(major, 50)) for major in range(current[0] - 1, 1, -1)
+    ]
+    override = _manylinux_module() if info.running else None
+    for arch in archs:
+        for major, top in maxima:
+            low = floor[1] - 1 if major == floor[0] else -1
+            for minor in range(top, low, -1):
+                version = (major, minor)
+                if _allowed(override, arch, version, current):
+                    yield f"manylinux_{major}_{minor}_{arch}"
+                    legacy = _LEGACY_MANYLINUX.get(version)
+                    if legacy is not None:
+                        yield f"{legacy}_{arch}"
+
+
+def _compatible_abi(info: LibcInfo, archs: list[str]) -> bool:
+    # packaging checks the interpreter's ELF header for armv7l (hard-float EABI5) and i686
+    # (EM_386); libcprobe's arch already encodes both checks.
+    if "armv7l" in archs:
+        return info.arch == "armv7l"
+    if "i686" in archs:
+        return info.arch == "i686"
+    return any(arch in _MANYLINUX_ARCHS for arch in archs)
+
+
+def _manylinux_module() -> Optional[object]:
+    # PEP 600: a `_manylinux` module importable by the interpreter may override compatibility.
+    try:
+        import _manylinux  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return _manylinux  # type: ignore[no-any-return]
+
+
+def _allowed(
+    module: Optional[object], arch: str, version: tuple[int, int], current: tuple[int, int]
+) -> bool:
+    if current < version:
+        return False
+    if module is None:
+        return True
+    decide = getattr(module, "manylinux_compatible", None)
+    if decide is not None:
+        result = decide(version[0], version[1], arch)
+        return True if result is None else bool(result)
+    legacy = {
+        (2, 5): "manylinux1_compatible",
+        (2, 12): "manylinux2010_compatible",
+        (2, 17): "manylinux2014_compatible",
+    }.get(version)
+    if legacy is not None and hasattr(module, legacy):
+        return bool(getattr(module, legacy))
+    return True
