@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(--json: a list).",
     )
     _common(tags, suppress=True)
+    tags.add_argument("--linux-last", action="store_true",
+                      help="put linux_<arch> last, as packaging 26.2 and older (and pip's "
+                      "vendored copy) order it; the default is packaging 26.3's order")
     inspect = sub.add_parser(
         "inspect",
         help="report what ELF files are and need",
@@ -131,7 +134,7 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
 
 
 def _tags(info: LibcInfo, args: argparse.Namespace, out: TextIO) -> int:
-    tags = info.platform_tags()
+    tags = info.platform_tags(linux_first=not args.linux_last)
     if args.json:
         print(json.dumps(tags), file=out)
         return 0

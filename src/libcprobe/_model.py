@@ -262,14 +262,17 @@ class LibcInfo:
         """The evidence lines for one fact (``"family"``, ``"version"``, ...)."""
         return tuple(e for e in self.evidence if e.fact == fact)
 
-    def platform_tags(self) -> list[str]:
+    def platform_tags(self, *, linux_first: bool = True) -> list[str]:
         """The compatible wheel platform tags, most preferred first, as ``packaging.tags``
-        would list them for this libc and architecture. Empty when nothing binary can load
-        (no architecture known, or a static interpreter: see :attr:`can_load_extensions`,
-        which still gets no ``linux_<arch>`` tag)."""
+        would list them for this libc and architecture.
+
+        ``linux_<arch>`` comes first, as in ``packaging`` 26.3 and later; pass
+        ``linux_first=False`` for the order of ``packaging`` 26.2 and older (``linux_<arch>``
+        last). Empty when nothing binary can load: no architecture known, or a static
+        interpreter (see :attr:`can_load_extensions`)."""
         from ._tags import platform_tags
 
-        return platform_tags(self)
+        return platform_tags(self, linux_first=linux_first)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: every attribute, the version as text (``version_raw`` keeps the

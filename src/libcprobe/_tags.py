@@ -10,7 +10,9 @@ Rules, as ``packaging`` (24.x-26.x) applies them:
   ``manylinux_compatible()`` (or the legacy ``manylinuxN_compatible`` flags) may veto a tag.
 - PEP 656 ``musllinux_1_Y_<arch>`` from the detected musl minor down to ``musllinux_1_0``.
 - PEP 738 ``android_<api>_<abi>`` from the API level down to 16 (and nothing else).
-- ``linux_<arch>`` last.
+- ``linux_<arch>``: first, as ``packaging`` 26.3 and later order it (a wheel built on this very
+  machine is the most specific match, pypa/packaging#160), or last, as ``packaging`` 26.2 and
+  older and pip's vendored copy order it (``linux_first=False``).
 
 Deliberate differences from ``packaging``: a program that cannot load extension modules (a
 static interpreter) gets no tag at all; x32 gets only ``linux_x32`` (``packaging`` offers i686
@@ -49,7 +51,7 @@ def manylinux_floor(archs: list[str]) -> tuple[int, int]:
     return (2, 5) if set(archs) & {"x86_64", "i686"} else (2, 17)
 
 
-def platform_tags(info: LibcInfo) -> list[str]:
+def platform_tags(info: LibcInfo, *, linux_first: bool = True) -> list[str]:
     """See :meth:`LibcInfo.platform_tags`."""
     if info.can_load_extensions is False or info.arch is None:
         return []
@@ -63,14 +65,16 @@ def platform_tags(info: LibcInfo) -> list[str]:
         ]
     if info.arch == "x32":
         return ["linux_x32"]
-    tags: list[str] = []
+    linux = [f"linux_{arch}" for arch in archs]
+    tags: list[str] = list(linux) if linux_first else []
     if info.family is Family.GLIBC and info.version is not None:
         tags.extend(_manylinux(info, archs))
     elif info.family is Family.MUSL and info.version is not None:
         for arch in archs:
             major, minor = info.version.major, info.version.minor
             tags.extend(f"musllinux_{major}_{m}_{arch}" for m in range(minor, -1, -1))
-    tags.extend(f"linux_{arch}" for arch in archs)
+    if not linux_first:
+        tags.extend(linux)
     return tags
 
 

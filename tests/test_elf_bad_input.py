@@ -1,0 +1,287 @@
+"""The ELF reader on hand-made bad input: every failure is a documented LibcprobeError."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import elfbuild
+from libcprobe import (
+    CorruptELFError,
+    ELFError,
+    FileAccessError,
+    LibcprobeError,
+    NotELFError,
+    TruncatedELFError,
+)
+from libcprobe._elf import MAX_BYTES_PER_FILE, MAX_PROGRAM_HEADERS, read_elf
+
+VARIANTS = [(c, le) for c in (32, 64) for le in (True, False)]
+
+
+def _patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+def _word(little: bool, is64: bool) -> str:
+    return ("<" if little else ">") + ("Q" if is64 else "I")
+
+
+@pytest.mark.parametrize(("elf_class", "little"), VARIANTS)
+def test_builder_output_is_read_back(elf_class: int, little: bool) -> None:
+    built = elfbuild.build(elfbuild.Spec(elf_class=elf_class, little=little, soname="libx.so",
+                                         verdef=["libx.so", "X_1"]))
+    elf = read_elf(built.data)
+    assert elf.elf_class == elf_class and elf.little_endian == little
+    assert elf.interpreter == "/lib/ld-musl-x86_64.so.1"
+    assert elf.needed == ("libc.so",) and elf.soname == "libx.so"
+    assert elf.runpath == ("$ORIGIN/../lib",) and elf.rpath == ()
+    assert elf.version_needs[0].names == ("GLIBC_2.2.5", "GLIBC_2.17")
+    assert elf.version_definitions == ("libx.so", "X_1")
+    assert elf.glibc_requires == (2, 17) and elf.is_pie and elf.linkage == "dynamic"
+
+
+def test_empty_and_not_elf() -> None:
+    with pytest.raises(NotELFError, match="empty"):
+        read_elf(b"")
+    with pytest.raises(NotELFError, match="no ELF magic"):
+        read_elf(b"#!/bin/sh\necho hi\n")
+    with pytest.raises(NotELFError):
+        read_elf(b"\x7fEL")
+
+
+@pytest.mark.parametrize(("elf_class", "little"), VARIANTS)
+def test_every_truncation_is_an_elf_error_or_a_result(elf_class: int, little: bool) -> None:
+    data = elfbuild.build(elfbuild.Spec(elf_class=elf_class, little=little)).data
+    for cut in range(len(data)):
+        try:
+            read_elf(data[:cut])
+        except ELFError:
+            pass
+    # Cutting inside the headers is always reported as truncation.
+    with pytest.raises(TruncatedELFError):
+        read_elf(data[:40])
+
+
+def test_bad_class_and_encoding() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    with pytest.raises(CorruptELFError, match="class"):
+        read_elf(_patch(built.data, 4, "B", 9))
+    with pytest.raises(CorruptELFError, match="encoding"):
+        read_elf(_patch(built.data, 5, "B", 0))
+
+
+def test_phdrs_past_eof_and_huge_counts() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    f = built.fields
+    with pytest.raises(TruncatedELFError, match="program header table"):
+        read_elf(_patch(built.data, f["e_phoff"], "<Q", 2**63))
+    with pytest.raises(CorruptELFError, match="program headers"):
+        read_elf(_patch(built.data, f["e_phnum"], "<H", MAX_PROGRAM_HEADERS + 1))
+    with pytest.raises(CorruptELFError, match="entry size"):
+        read_elf(_patch(built.data, f["e_phentsize"], "<H", 55))
+
+
+def test_segment_offsets_past_eof() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    f = built.fields
+    # phdr1 = PT_INTERP, phdr3 = PT_DYNAMIC, phdr4 = PT_NOTE
+    for index in (1, 3, 4):
+        with pytest.raises(TruncatedELFError):
+            read_elf(_patch(built.data, f[f"phdr{index}.offset"], "<Q", len(built.data) + 8))
+    with pytest.raises(CorruptELFError, match="PT_INTERP"):
+        read_elf(_patch(built.data, f["phdr1.filesz"], "<Q", 2**40))
+    with pytest.raises(CorruptELFError, match="PT_NOTE"):
+        read_elf(_patch(built.data, f["phdr4.filesz"], "<Q", 2**40))
+
+
+def test_huge_dynamic_segment_is_bounded() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    # PT_DYNAMIC claims 2**40 bytes: only as many entries as the file holds are read, and the
+    # DT_NULL inside ends the walk.
+    with pytest.raises((TruncatedELFError, CorruptELFError)):
+        read_elf(_patch(built.data, built.fields["phdr3.filesz"], "<Q", 2**40))
+
+
+def test_string_index_past_strsz() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    dyn = built.fields["dynamic"]
+    # First dynamic entry is DT_NEEDED; point its string far away.
+    with pytest.raises(CorruptELFError, match="DT_STRSZ"):
+        read_elf(_patch(built.data, dyn + 8, "<Q", 10**9))
+
+
+def test_strtab_not_mapped() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    data = built.data
+    dyn = built.fields["dynamic"]
+    # Find DT_STRTAB and point it outside every PT_LOAD.
+    for i in range(0, 400, 16):
+        tag, _ = struct.unpack_from("<qQ", data, dyn + i)
+        if tag == 5:
+            data = _patch(data, dyn + i + 8, "<Q", 0xDEAD0000)
+            break
+    with pytest.raises(CorruptELFError, match="DT_STRTAB"):
+        read_elf(data)
+
+
+def test_verneed_chain_with_huge_count_stays_bounded() -> None:
+    """vn_next is unsigned, so chains only move forward; a huge DT_VERNEEDNUM with a chain
+    that walks into its own aux entries must end in an error, not a long or endless walk."""
+    spec = elfbuild.Spec(verneed=[("libc.so.6", ["GLIBC_2.2.5"]), ("libm.so.6", ["GLIBC_2.29"])])
+    built = elfbuild.build(spec)
+    vn = built.fields["verneed"]
+    data = _patch(built.data, vn + 32 + 12, "<I", 16)  # second entry's vn_next -> its aux
+    dyn = built.fields["dynamic"]
+    for i in range(0, 512, 16):
+        tag, _ = struct.unpack_from("<qQ", data, dyn + i)
+        if tag == 0x6FFFFFFF:  # DT_VERNEEDNUM
+            data = _patch(data, dyn + i + 8, "<Q", 10**9)
+            break
+    with pytest.raises(CorruptELFError, match="Verneed|DT_VERNEED"):
+        read_elf(data)
+
+
+def test_self_referencing_vernaux_is_detected() -> None:
+    built = elfbuild.build(elfbuild.Spec(verneed=[("libc.so.6", ["GLIBC_2.2.5", "GLIBC_2.3"])]))
+    vn = built.fields["verneed"]
+    # First Vernaux (at vn + 16): vna_next = 0 would end; set it to 0 offset => itself.
+    data = bytearray(built.data)
+    struct.pack_into("<H", data, vn + 2, 2)  # vn_cnt stays 2
+    struct.pack_into("<I", data, vn + 16 + 12, 0)  # vna_next 0 ends the chain early: fine
+    read_elf(bytes(data))
+    # A vna_next that loops back to an earlier aux entry is a cycle.
+    struct.pack_into("<I", data, vn + 16 + 12, 16)
+    struct.pack_into("<I", data, vn + 32 + 12, (-16) & 0xFFFFFFFF)
+    struct.pack_into("<H", data, vn + 2, 50)
+    with pytest.raises(CorruptELFError, match="aux chain"):
+        read_elf(bytes(data))
+
+
+def test_note_overrunning_its_segment() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    with pytest.raises(CorruptELFError, match="note"):
+        read_elf(_patch(built.data, built.fields["notes"] + 4, "<I", 2**31))
+
+
+def test_extended_phnum_needs_section_zero() -> None:
+    built = elfbuild.build(elfbuild.Spec())
+    with pytest.raises(CorruptELFError, match="PN_XNUM"):
+        read_elf(_patch(built.data, built.fields["e_phnum"], "<H", 0xFFFF))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    variant=st.sampled_from(VARIANTS),
+    where=st.sampled_from(["e_phoff", "e_phnum", "e_phentsize", "phdr1.offset", "phdr1.filesz",
+                           "phdr3.offset", "phdr3.filesz", "phdr4.offset", "phdr4.filesz",
+                           "dynamic", "verneed", "notes", "strtab", "interp"]),
+    delta=st.integers(min_value=0, max_value=24),
+    value=st.one_of(st.integers(0, 255), st.sampled_from([0xFF, 0x7F, 0x80, 0x01, 0x00])),
+    width=st.sampled_from([1, 2, 4]),
+)
+def test_one_corrupted_field_never_escapes(
+    variant: tuple[int, bool], where: str, delta: int, value: int, width: int
+) -> None:
+    """Property: corrupt one field; the reader returns or raises an ELFError, nothing else."""
+    elf_class, little = variant
+    built = elfbuild.build(elfbuild.Spec(elf_class=elf_class, little=little,
+                                         verdef=["libx.so", "X_1"]))
+    at = built.fields[where] + delta
+    data = bytearray(built.data)
+    if at + width > len(data):
+        return
+    data[at : at + width] = bytes([value]) * width
+    try:
+        read_elf(bytes(data))
+    except ELFError:
+        pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=0, max_size=512))
+def test_random_bytes_after_magic(tail: bytes) -> None:
+    try:
+        read_elf(b"\x7fELF" + tail)
+    except ELFError:
+        pass
+
+
+def test_filesystem_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileAccessError, match="no such file"):
+        read_elf(tmp_path / "missing")
+    with pytest.raises(FileAccessError, match="directory"):
+        read_elf(tmp_path)
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(FileAccessError, match="dangling"):
+        read_elf(link)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(FileAccessError, match="not a regular file"):
+        read_elf(fifo)  # must not block on open or read
+
+
+@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
+                    reason="root reads any file")
+def test_unreadable_file(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
+    target = tmp_path / "secret"
+    target.write_bytes(elfbuild.build(elfbuild.Spec()).data)
+    target.chmod(0)
+    with pytest.raises(FileAccessError, match="permission"):
+        read_elf(target)
+
+
+def test_unreadable_file_via_mode_zero_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As root a mode-0 file is readable; simulate the kernel's EACCES to check the message.
+    import errno
+
+    def deny(path: str, flags: int, mode: int = 0o777) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(os, "open", deny)
+    with pytest.raises(FileAccessError, match="permission denied") as info:
+        read_elf(tmp_path / "x")
+    assert info.value.errno == errno.EACCES
+
+
+def test_sparse_huge_file_reads_little(tmp_path: Path) -> None:
+    """A 1 GiB sparse file with a valid header: the reader touches only a few blocks."""
+    built = elfbuild.build(elfbuild.Spec())
+    big = tmp_path / "big.so"
+    with open(big, "wb") as f:
+        f.write(built.data)
+        f.truncate(1 << 30)
+    elf = read_elf(big)
+    assert elf.needed == ("libc.so",)
+    assert elf.file_size == 1 << 30
+
+
+def test_readonly_scan_is_capped() -> None:
+    built = elfbuild.build(elfbuild.Spec(extra_rodata=b"x" * 100_000))
+    elf = read_elf(built.data)
+    chunks = elf.readonly_data(limit=1000)
+    assert sum(len(c) for _, c in chunks) <= 1000
+    assert MAX_BYTES_PER_FILE >= 1 << 20
+
+
+def test_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.so"
+    bad.write_bytes(b"\x7fELF\x09")
+    with pytest.raises(LibcprobeError) as info:
+        read_elf(bad)
+    assert str(bad) in str(info.value)
+    assert info.value.path == str(bad)
+    assert isinstance(info.value, ValueError)  # ELF errors are ValueErrors, like packaging's
+
+
+def test_python_version_floor() -> None:
+    assert sys.version_info >= (3, 9)
