@@ -14,9 +14,19 @@ from typing import Optional
 
 BASE = 0x10000  # vaddr = BASE + file offset
 
-DT = {"NEEDED": 1, "STRTAB": 5, "STRSZ": 10, "SONAME": 14, "RPATH": 15, "RUNPATH": 29,
-      "FLAGS_1": 0x6FFFFFFB, "VERDEF": 0x6FFFFFFC, "VERDEFNUM": 0x6FFFFFFD,
-      "VERNEED": 0x6FFFFFFE, "VERNEEDNUM": 0x6FFFFFFF}
+DT = {
+    "NEEDED": 1,
+    "STRTAB": 5,
+    "STRSZ": 10,
+    "SONAME": 14,
+    "RPATH": 15,
+    "RUNPATH": 29,
+    "FLAGS_1": 0x6FFFFFFB,
+    "VERDEF": 0x6FFFFFFC,
+    "VERDEFNUM": 0x6FFFFFFD,
+    "VERNEED": 0x6FFFFFFE,
+    "VERNEEDNUM": 0x6FFFFFFF,
+}
 
 
 @dataclass
@@ -96,18 +106,21 @@ def build(spec: Spec) -> Built:
     verneed = bytearray()
     for i, (file, names) in enumerate(spec.verneed):
         last = i == len(spec.verneed) - 1
-        verneed += struct.pack(e + "HHIII", 1, len(names), strtab.index[file], 16,
-                               0 if last else 16 + 16 * len(names))
+        verneed += struct.pack(
+            e + "HHIII", 1, len(names), strtab.index[file], 16, 0 if last else 16 + 16 * len(names)
+        )
         for j, n in enumerate(names):
-            verneed += struct.pack(e + "IHHII", 0, 0, 2 + j, strtab.index[n],
-                                   0 if j == len(names) - 1 else 16)
+            verneed += struct.pack(
+                e + "IHHII", 0, 0, 2 + j, strtab.index[n], 0 if j == len(names) - 1 else 16
+            )
     verneed_off = place("verneed", bytes(verneed), 4) if spec.verneed else 0
 
     verdef = bytearray()
     for i, n in enumerate(spec.verdef):
         last = i == len(spec.verdef) - 1
-        verdef += struct.pack(e + "HHHHIII", 1, 1 if i == 0 else 0, i + 1, 1, 0, 20,
-                              0 if last else 28)
+        verdef += struct.pack(
+            e + "HHHHIII", 1, 1 if i == 0 else 0, i + 1, 1, 0, 20, 0 if last else 28
+        )
         verdef += struct.pack(e + "II", strtab.index[n], 0)
     verdef_off = place("verdef", bytes(verdef), 4) if spec.verdef else 0
 
@@ -139,11 +152,43 @@ def build(spec: Spec) -> Built:
     out[0:16] = ident
     phoff = ehsize
     if is64:
-        struct.pack_into(e + "HHIQQQIHHHHHH", out, 16, spec.etype, spec.machine, 1, BASE,
-                         phoff, 0, spec.flags, ehsize, phentsize, nphdr, 64, 0, 0)
+        struct.pack_into(
+            e + "HHIQQQIHHHHHH",
+            out,
+            16,
+            spec.etype,
+            spec.machine,
+            1,
+            BASE,
+            phoff,
+            0,
+            spec.flags,
+            ehsize,
+            phentsize,
+            nphdr,
+            64,
+            0,
+            0,
+        )
     else:
-        struct.pack_into(e + "HHIIIIIHHHHHH", out, 16, spec.etype, spec.machine, 1, BASE,
-                         phoff, 0, spec.flags, ehsize, phentsize, nphdr, 40, 0, 0)
+        struct.pack_into(
+            e + "HHIIIIIHHHHHH",
+            out,
+            16,
+            spec.etype,
+            spec.machine,
+            1,
+            BASE,
+            phoff,
+            0,
+            spec.flags,
+            ehsize,
+            phentsize,
+            nphdr,
+            40,
+            0,
+            0,
+        )
     fields["e_phoff"] = 32 if is64 else 28
     fields["e_phnum"] = 56 if is64 else 44
     fields["e_phentsize"] = 54 if is64 else 42
@@ -161,13 +206,35 @@ def build(spec: Spec) -> Built:
     for i, (ptype, pflags, off, size, align) in enumerate(phdrs):
         at = phoff + i * phentsize
         if is64:
-            struct.pack_into(e + "IIQQQQQQ", out, at, ptype, pflags, off, BASE + off, BASE + off,
-                             size, size, align)
+            struct.pack_into(
+                e + "IIQQQQQQ",
+                out,
+                at,
+                ptype,
+                pflags,
+                off,
+                BASE + off,
+                BASE + off,
+                size,
+                size,
+                align,
+            )
             fields[f"phdr{i}.offset"] = at + 8
             fields[f"phdr{i}.filesz"] = at + 32
         else:
-            struct.pack_into(e + "IIIIIIII", out, at, ptype, off, BASE + off, BASE + off, size,
-                             size, pflags, align)
+            struct.pack_into(
+                e + "IIIIIIII",
+                out,
+                at,
+                ptype,
+                off,
+                BASE + off,
+                BASE + off,
+                size,
+                size,
+                pflags,
+                align,
+            )
             fields[f"phdr{i}.offset"] = at + 4
             fields[f"phdr{i}.filesz"] = at + 16
     if spec.interp is None:  # drop PT_INTERP by turning it into PT_NULL

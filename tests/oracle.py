@@ -56,14 +56,15 @@ def facts(data: bytes) -> dict[str, Any]:
                     break
                 dynamic.append((_enum_value(elf, "d_tag", tag.entry.d_tag), tag.entry.d_val))
                 kind = tag.entry.d_tag
+                untyped: Any = tag  # pyelftools adds these attributes per tag kind
                 if kind == "DT_NEEDED":
-                    needed.append(tag.needed)
+                    needed.append(untyped.needed)
                 elif kind == "DT_SONAME" and soname is None:
-                    soname = tag.soname
+                    soname = untyped.soname
                 elif kind == "DT_RPATH" and not rpath:
-                    rpath = tuple(tag.rpath.split(":"))
+                    rpath = tuple(untyped.rpath.split(":"))
                 elif kind == "DT_RUNPATH" and not runpath:
-                    runpath = tuple(tag.runpath.split(":"))
+                    runpath = tuple(untyped.runpath.split(":"))
         elif isinstance(seg, NoteSegment):
             for note in seg.iter_notes():
                 desc = note["n_descdata"]
@@ -108,16 +109,21 @@ def _enum_value(elf: ELFFile, field: str, value: Any) -> int:
     raise KeyError(f"{field} {value!r}")
 
 
+def versions(section: Any) -> Any:
+    """The (entry, aux entries) pairs of a GNU version section (pyelftools is untyped here)."""
+    return section.iter_versions()
+
+
 def _versions(elf: ELFFile) -> tuple[list[tuple[str, tuple[str, ...]]], list[str]]:
     needs: list[tuple[str, tuple[str, ...]]] = []
     defs: list[str] = []
     for section in elf.iter_sections():
         kind = section["sh_type"]
         if kind == "SHT_GNU_verneed":
-            for verneed, auxes in section.iter_versions():
+            for verneed, auxes in versions(section):
                 needs.append((verneed.name, tuple(aux.name for aux in auxes)))
         elif kind == "SHT_GNU_verdef":
-            for _verdef, auxes in section.iter_versions():
+            for _verdef, auxes in versions(section):
                 first = next(iter(auxes), None)
                 if first is not None:
                     defs.append(first.name)

@@ -14,8 +14,23 @@ import elfbuild
 from libcprobe import __version__
 from libcprobe._cli import build_parser, main
 
-INSPECT_KEYS = ["path", "elf_class", "endian", "arch", "type", "interpreter", "needed", "soname",
-                "rpath", "runpath", "linkage", "family", "glibc_requires", "libc_version", "error"]
+INSPECT_KEYS = [
+    "path",
+    "elf_class",
+    "endian",
+    "arch",
+    "type",
+    "interpreter",
+    "needed",
+    "soname",
+    "rpath",
+    "runpath",
+    "linkage",
+    "family",
+    "glibc_requires",
+    "libc_version",
+    "error",
+]
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -87,7 +102,8 @@ def test_bad_root_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_python_dash_m_is_the_same_cli() -> None:
-    proc = subprocess.run([sys.executable, "-m", "libcprobe", "--json"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "libcprobe", "--json"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["family"] == "glibc"

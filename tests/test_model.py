@@ -25,7 +25,10 @@ def test_version_ordering_with_tuples() -> None:
     assert v == (2, 36) and v == (2, 36, 0) and v != (2, 35)
     assert v > (2, 17) and v >= (2, 36) and v < (3,) and v <= (2, 36, 0)
     assert sorted([LibcVersion((1, 2, 3)), LibcVersion((1, 1, 24)), LibcVersion((1, 2))]) == [
-        (1, 1, 24), (1, 2), (1, 2, 3)]
+        (1, 1, 24),
+        (1, 2),
+        (1, 2, 3),
+    ]
     assert hash(LibcVersion((2, 36))) == hash(LibcVersion((2, 36, 0)))
     assert (v == "2.36") is False
 
@@ -33,24 +36,41 @@ def test_version_ordering_with_tuples() -> None:
 def test_version_is_immutable() -> None:
     v = LibcVersion((1, 2))
     with pytest.raises(AttributeError):
-        v.raw = "x"  # type: ignore[misc]
+        v.raw = "x"
 
 
 def test_info_is_immutable_hashable_and_json_ready() -> None:
     ev = Evidence("family", "musl", "elf-interp", "/bin/x", "PT_INTERP")
-    info = LibcInfo(family="musl", version=LibcVersion((1, 2, 3)), linkage="dynamic",
-                    arch="aarch64", interpreter="/lib/ld-musl-aarch64.so.1",
-                    can_load_extensions=True, evidence=[ev])
+    info = LibcInfo(
+        family="musl",
+        version=LibcVersion((1, 2, 3)),
+        linkage="dynamic",
+        arch="aarch64",
+        interpreter="/lib/ld-musl-aarch64.so.1",
+        can_load_extensions=True,
+        evidence=[ev],
+    )
     assert info.family is Family.MUSL and info.evidence == (ev,)
     with pytest.raises(AttributeError):
-        info.family = None  # type: ignore[misc]
-    same = LibcInfo(family=Family.MUSL, version=LibcVersion((1, 2, 3)), linkage="dynamic",
-                    arch="aarch64", interpreter="/lib/ld-musl-aarch64.so.1",
-                    can_load_extensions=True, evidence=(ev,))
+        info.family = None
+    same = LibcInfo(
+        family=Family.MUSL,
+        version=LibcVersion((1, 2, 3)),
+        linkage="dynamic",
+        arch="aarch64",
+        interpreter="/lib/ld-musl-aarch64.so.1",
+        can_load_extensions=True,
+        evidence=(ev,),
+    )
     assert info == same and len({info, same}) == 1
     data = json.loads(json.dumps(info.to_dict()))
     assert data["family"] == "musl" and data["version"] == "1.2.3"
-    assert data["evidence"][0] == {"fact": "family", "value": "musl", "source": "elf-interp",
-                                   "path": "/bin/x", "detail": "PT_INTERP"}
+    assert data["evidence"][0] == {
+        "fact": "family",
+        "value": "musl",
+        "source": "elf-interp",
+        "path": "/bin/x",
+        "detail": "PT_INTERP",
+    }
     assert info.why("family") == (ev,)
     assert str(Family.GLIBC) == "glibc" and Family("bionic") is Family.BIONIC

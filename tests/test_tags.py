@@ -13,6 +13,7 @@ from packaging import _manylinux, _musllinux, tags
 
 from libcprobe import Family, LibcInfo, LibcVersion
 
+
 def _linux_first() -> bool:
     """packaging 26.3 moved linux_<arch> first; older releases list it last."""
     return tuple(int(p) for p in packaging_version.split(".")[:2]) >= (26, 3)
@@ -20,8 +21,17 @@ def _linux_first() -> bool:
 
 LINUX_FIRST = _linux_first()
 
-ARCHS = ["x86_64", "i686", "aarch64", "armv7l", "ppc64le", "ppc64", "s390x", "riscv64",
-         "loongarch64"]
+ARCHS = [
+    "x86_64",
+    "i686",
+    "aarch64",
+    "armv7l",
+    "ppc64le",
+    "ppc64",
+    "s390x",
+    "riscv64",
+    "loongarch64",
+]
 
 
 def packaging_tags(
@@ -36,20 +46,46 @@ def packaging_tags(
         m.setattr(_manylinux, "_get_glibc_version", lambda: glibc or (-1, -1))
         # packaging checks armv7l hard-float / i686 from the interpreter's ELF header; the
         # facts say the interpreter is of `arch`.
-        m.setattr(_manylinux, "_have_compatible_abi",
-                  lambda exe, archs: glibc is not None and (
-                      arch in archs and arch in {"x86_64", "i686", "aarch64", "armv7l", "ppc64",
-                                                 "ppc64le", "s390x", "loongarch64", "riscv64"}))
-        m.setattr(_musllinux, "_get_musl_version",
-                  lambda exe: _musllinux._MuslVersion(*musl) if musl else None)
+        m.setattr(
+            _manylinux,
+            "_have_compatible_abi",
+            lambda exe, archs: (
+                glibc is not None
+                and (
+                    arch in archs
+                    and arch
+                    in {
+                        "x86_64",
+                        "i686",
+                        "aarch64",
+                        "armv7l",
+                        "ppc64",
+                        "ppc64le",
+                        "s390x",
+                        "loongarch64",
+                        "riscv64",
+                    }
+                )
+            ),
+        )
+        m.setattr(
+            _musllinux,
+            "_get_musl_version",
+            lambda exe: _musllinux._MuslVersion(*musl) if musl else None,
+        )
         return list(tags._linux_platforms(is_32bit=False))
 
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize("minor", [5, 12, 16, 17, 18, 28, 31, 36, 41])
 def test_manylinux_parity(monkeypatch: pytest.MonkeyPatch, arch: str, minor: int) -> None:
-    info = LibcInfo(family=Family.GLIBC, version=LibcVersion((2, minor)), arch=arch,
-                    linkage="dynamic", can_load_extensions=True)
+    info = LibcInfo(
+        family=Family.GLIBC,
+        version=LibcVersion((2, minor)),
+        arch=arch,
+        linkage="dynamic",
+        can_load_extensions=True,
+    )
     theirs = packaging_tags(monkeypatch, arch, glibc=(2, minor))
     assert info.platform_tags(linux_first=LINUX_FIRST) == theirs
     # The other order is the same list with linux_<arch> moved to the other end.
@@ -64,22 +100,29 @@ def test_manylinux_parity(monkeypatch: pytest.MonkeyPatch, arch: str, minor: int
 def test_musllinux_parity(
     monkeypatch: pytest.MonkeyPatch, arch: str, version: tuple[int, ...]
 ) -> None:
-    info = LibcInfo(family=Family.MUSL, version=LibcVersion(version), arch=arch,
-                    linkage="dynamic", can_load_extensions=True)
-    theirs = packaging_tags(monkeypatch, arch, musl=version[:2])
+    info = LibcInfo(
+        family=Family.MUSL,
+        version=LibcVersion(version),
+        arch=arch,
+        linkage="dynamic",
+        can_load_extensions=True,
+    )
+    theirs = packaging_tags(monkeypatch, arch, musl=(version[0], version[1]))
     assert info.platform_tags(linux_first=LINUX_FIRST) == theirs
 
 
 def test_legacy_aliases_follow_their_version() -> None:
-    info = LibcInfo(family="glibc", version=LibcVersion((2, 17)), arch="x86_64",
-                    can_load_extensions=True)
+    info = LibcInfo(
+        family="glibc", version=LibcVersion((2, 17)), arch="x86_64", can_load_extensions=True
+    )
     got = info.platform_tags(linux_first=False)
     assert got[:2] == ["manylinux_2_17_x86_64", "manylinux2014_x86_64"]
     assert "manylinux2010_x86_64" in got and "manylinux1_x86_64" in got
     assert got[-1] == "linux_x86_64"
     assert info.platform_tags() == ["linux_x86_64", *got[:-1]]
-    aarch = LibcInfo(family="glibc", version=LibcVersion((2, 17)), arch="aarch64",
-                     can_load_extensions=True).platform_tags()
+    aarch = LibcInfo(
+        family="glibc", version=LibcVersion((2, 17)), arch="aarch64", can_load_extensions=True
+    ).platform_tags()
     assert aarch == ["linux_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"]
 
 
@@ -89,17 +132,20 @@ def test_static_interpreter_gets_no_tags() -> None:
 
 
 def test_soft_float_arm_and_x32() -> None:
-    soft = LibcInfo(family="glibc", version=LibcVersion((2, 36)), arch="armv5tel",
-                    can_load_extensions=True)
+    soft = LibcInfo(
+        family="glibc", version=LibcVersion((2, 36)), arch="armv5tel", can_load_extensions=True
+    )
     assert soft.platform_tags() == ["linux_armv5tel"]
-    x32 = LibcInfo(family="glibc", version=LibcVersion((2, 36)), arch="x32",
-                   can_load_extensions=True)
+    x32 = LibcInfo(
+        family="glibc", version=LibcVersion((2, 36)), arch="x32", can_load_extensions=True
+    )
     assert x32.platform_tags() == ["linux_x32"]
 
 
 def test_android_tags_pep738() -> None:
-    info = LibcInfo(family="bionic", version=LibcVersion((24,)), arch="aarch64",
-                    can_load_extensions=True)
+    info = LibcInfo(
+        family="bionic", version=LibcVersion((24,)), arch="aarch64", can_load_extensions=True
+    )
     got = info.platform_tags()
     assert got[0] == "android_24_arm64_v8a" and got[-1] == "android_16_arm64_v8a"
     assert len(got) == 9
@@ -111,8 +157,13 @@ def test_manylinux_module_override(monkeypatch: pytest.MonkeyPatch) -> None:
     fake.manylinux_compatible = lambda major, minor, arch: minor <= 28  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "_manylinux", fake)
     monkeypatch.setattr(sysconfig, "get_platform", lambda: "linux-x86_64")
-    running = LibcInfo(family="glibc", version=LibcVersion((2, 36)), arch="x86_64",
-                       can_load_extensions=True, running=True)
+    running = LibcInfo(
+        family="glibc",
+        version=LibcVersion((2, 36)),
+        arch="x86_64",
+        can_load_extensions=True,
+        running=True,
+    )
     ours = running.platform_tags(linux_first=LINUX_FIRST)
     assert "manylinux_2_29_x86_64" not in ours and "manylinux_2_28_x86_64" in ours
     cached = getattr(_manylinux, "_get_manylinux_module", None)
@@ -134,8 +185,9 @@ def test_manylinux_module_override(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "manylinux1_x86_64" not in got and "manylinux_2_5_x86_64" not in got
     assert "manylinux2010_x86_64" in got
     # Not running: the module is not consulted.
-    file_info = LibcInfo(family="glibc", version=LibcVersion((2, 36)), arch="x86_64",
-                         can_load_extensions=True)
+    file_info = LibcInfo(
+        family="glibc", version=LibcVersion((2, 36)), arch="x86_64", can_load_extensions=True
+    )
     assert "manylinux1_x86_64" in file_info.platform_tags()
 
 

@@ -92,9 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(--json: a list).",
     )
     _common(tags, suppress=True)
-    tags.add_argument("--linux-last", action="store_true",
-                      help="put linux_<arch> last, as packaging 26.2 and older (and pip's "
-                      "vendored copy) order it; the default is packaging 26.3's order")
+    tags.add_argument(
+        "--linux-last",
+        action="store_true",
+        help="put linux_<arch> last, as packaging 26.2 and older (and pip's "
+        "vendored copy) order it; the default is packaging 26.3's order",
+    )
     inspect = sub.add_parser(
         "inspect",
         help="report what ELF files are and need",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 from typing import Any, Optional, Union
@@ -131,6 +132,8 @@ def _from_override(value: str) -> LibcInfo:
             f"{', '.join(f.value for f in Family)} or 'none' (e.g. musl-1.2, glibc-2.28, none)"
         ) from None
     version = None
+    if text.endswith("-"):
+        raise OverrideError(f"{ENV_OVERRIDE}={value!r}: a version must follow the '-'")
     if version_text:
         try:
             version = LibcVersion.parse(version_text)
@@ -138,8 +141,10 @@ def _from_override(value: str) -> LibcInfo:
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             ) from None
-        if version.raw != version_text:
-            raise OverrideError(f"{ENV_OVERRIDE}={value!r}: trailing text after the version")
+        if not re.fullmatch(r"\d+(\.\d+){0,2}", version_text):
+            raise OverrideError(
+                f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
+            )
     evidence = [ev]
     if version is not None:
         evidence.append(Evidence("version", str(version), "env", None, f"{ENV_OVERRIDE}={value!r}"))
@@ -536,8 +541,10 @@ def _detect_elf(
         lib = _read_libc(host, where, root, source, elf, ev)
         if lib is not None:
             family, version, library = lib
-            if family is Family.GLIBC and version is None:
-                version, library = _glibc_from_libc_so(elf, root, ev) or (None, library)
+            if family is Family.GLIBC and source == "elf-interp":
+                # The version libc.so.6 itself carries, found as ld.so would find it; the
+                # loader's own banner (same glibc build) only when there is no libc.so.6.
+                version, library = _glibc_from_libc_so(elf, root, ev) or (version, library)
             if family is Family.MUSL and allow_execute:
                 from ._execute import cross_check_musl
 

@@ -25,7 +25,7 @@ class Family(str, enum.Enum):
         return self.value
 
 
-_VERSION_RE = re.compile(r"(\d{1,9})\.(\d{1,9})(?:\.(\d{1,9}))?")
+_VERSION_RE = re.compile(r"(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?")
 
 
 class LibcVersion:
@@ -51,8 +51,8 @@ class LibcVersion:
 
     @classmethod
     def parse(cls, text: str) -> LibcVersion:
-        """Parse ``"2.36"``, ``"1.2.3"`` or ``"1.2.5-git-3-gabcdef"`` (a leading
-        ``major.minor[.patch]`` and anything after it); ``ValueError`` otherwise."""
+        """Parse ``"2.36"``, ``"1.2.3"``, ``"1.2.5-git-3-gabcdef"`` or ``"24"`` (a leading
+        ``major[.minor[.patch]]`` and anything after it); ``ValueError`` otherwise."""
         match = _VERSION_RE.match(text.strip())
         if match is None:
             raise ValueError(f"not a libc version: {text!r}")

@@ -322,16 +322,13 @@ def _glibc_version_string_confstr() -> Optional[str]:
 def _glibc_version_string_detect() -> Optional[str]:
     """The fallback after ``confstr`` (``packaging`` uses ``ctypes`` here): the glibc version
     :func:`libcprobe.detect` finds for the running interpreter, as ``"2.36"``, or None."""
-    try:
-        from ._detect import detect
-        from ._errors import LibcprobeError
-        from ._model import Family
+    from ._detect import detect
+    from ._errors import LibcprobeError
+    from ._model import Family
 
-        try:
-            info = detect()
-        except (LibcprobeError, OSError, ValueError):
-            return None
-    except ImportError:  # pragma: no cover - the package is broken
+    try:
+        info = detect()
+    except (LibcprobeError, OSError, ValueError):
         return None
     if info.family is not Family.GLIBC or info.version is None:
         return None
