@@ -100,20 +100,80 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inspect = sub.add_parser(
         "inspect",
-        help="report what ELF files are and need",
+        help="report what ELF files, directories and wheels hold and need",
         description="For each ELF file: class, byte order, arch, type, interpreter, needed "
         "libraries, soname, rpath/runpath, linkage, libc family, highest GLIBC_ version "
-        "needed, and the version of a file that is itself a libc.",
-        epilog="exit status: 0 all files read; 1 some file could not be read as ELF; 2 usage.",
+        "needed, and the version of a file that is itself a libc. Directories are walked "
+        "(no symlink out of the tree is followed; non-ELF files are skipped); wheels are read "
+        "in place (members named wheel.whl!path/inside.so) and summarised: declared tags "
+        "against what the binaries need.",
+        epilog="--json prints one object per file per line (JSON Lines) with the keys path, "
+        "elf_class, endian, arch, type, interpreter, needed, soname, rpath, runpath, linkage, "
+        "family, glibc_requires, libc_version, error; and one object per wheel with the keys "
+        "wheel, declared, metadata, binaries, family, arch, glibc_requires, justified, "
+        "problems.\n\nexit status: 0 all ELF files read; 1 some could not be; 2 usage.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    inspect.add_argument("paths", nargs="+", metavar="PATH", help="ELF files")
+    inspect.add_argument("paths", nargs="+", metavar="PATH", help="ELF files, directories, wheels")
     inspect.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="print one JSON object per file per line (JSON Lines)",
+        help="JSON Lines: one object per file, one per wheel",
     )
+    _tree_options(inspect)
+    inspect.add_argument(
+        "--all",
+        action="store_true",
+        help="also list non-ELF files and symlinks that were not followed",
+    )
+    check = sub.add_parser(
+        "check",
+        help="will these wheels or installed trees load on this system?",
+        description="For every ELF binary in the targets: the libc family, glibc version, "
+        "architecture and class must match the target system, and every DT_NEEDED must "
+        "resolve, inside the wheel or tree (RUNPATH/RPATH with $ORIGIN) or in the target's "
+        "library directories. Nothing is run (no ldd). The target is the running system, "
+        "--root DIR, or --platform TAG (then only the libraries the tag's policy guarantees "
+        "count as present).",
+        epilog="examples:\n  libcprobe check dist/*.whl\n  libcprobe check --platform "
+        "manylinux_2_17_x86_64 dist/foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl\n  "
+        "libcprobe check --root ./alpine-rootfs ./venv/lib/python3.12/site-packages\n\n"
+        "exit status: 0 everything can load; 1 a problem (one line each: file, what it "
+        "needs, what the target has); 2 usage.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("paths", nargs="+", metavar="TARGET", help="wheels, directories, files")
+    check.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print one JSON object: target and problems",
+    )
+    check.add_argument(
+        "--root",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="the target system is the root filesystem DIR",
+    )
+    check.add_argument(
+        "--platform",
+        metavar="TAG",
+        help="the target is a platform tag such as manylinux_2_28_x86_64",
+    )
+    _tree_options(check)
     return parser
+
+
+def _tree_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="read files in N processes (output order does not change)",
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
@@ -123,6 +183,8 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     try:
         if args.command == "inspect":
             return _inspect(args, out)
+        if args.command == "check":
+            return _check(args, out)
         from ._detect import detect
 
         info = detect(args.executable, root=args.root, allow_execute=args.allow_execute)
@@ -204,33 +266,126 @@ def _summary(info: LibcInfo, args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _inspect(args: argparse.Namespace, out: TextIO) -> int:
-    from ._inspect import inspect
+def _progress() -> bool:
+    return sys.stderr.isatty()
 
-    reports = [inspect(p) for p in args.paths]
-    status = 0 if all(r.ok for r in reports) else 1
-    if getattr(args, "json", False):
-        for report in reports:
-            print(json.dumps(report.to_dict()), file=out)
-        return status
-    header = ("PATH", "ARCH", "TYPE", "LINKAGE", "LIBC", "NEEDS/IS", "INTERPRETER / NEEDED")
+
+def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    from ._tree import iter_items
+    from ._wheel_summary import summarize_wheel
+
+    as_json = getattr(args, "json", False)
+    status = 0
     rows: list[tuple[str, ...]] = []
-    for r in reports:
-        if not r.ok:
-            rows.append((r.path, "-", "-", "-", "-", "-", f"error: {r.error}"))
-            continue
-        if r.libc_version:
-            version = f"is {r.libc_version}"
-        elif r.glibc_requires:
-            version = f">= {r.glibc_requires}"
+    pending_wheel: Optional[str] = None
+    wheel_items: list[Any] = []
+
+    def flush_wheel() -> None:
+        nonlocal pending_wheel
+        if pending_wheel is None:
+            return
+        summary = summarize_wheel(pending_wheel, wheel_items)
+        if as_json:
+            print(json.dumps(summary.to_dict()), file=out)
         else:
-            version = "-"
-        deps = ", ".join(([r.interpreter] if r.interpreter else []) + list(r.needed)) or "-"
-        rows.append(
-            (r.path, r.arch or "?", r.type or "?", r.linkage or "?", r.family or "-", version, deps)
-        )
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
-    for row in [header, *rows]:
+            rows.append((f"== {summary.wheel}",))
+            rows.append(
+                (
+                    f"   declares {', '.join(summary.declared) or '-'}; "
+                    f"{summary.binaries} binaries, {summary.family or 'no libc'}"
+                    f"{', needs GLIBC_' + summary.glibc_requires if summary.glibc_requires else ''}"
+                    f"; justifies {summary.justified or '-'}",
+                )
+            )
+            rows.extend((f"   problem: {p}",) for p in summary.problems)
+        pending_wheel = None
+        wheel_items.clear()
+
+    for item in iter_items(
+        args.paths, all_files=args.all, jobs=max(args.jobs, 1), progress=_progress()
+    ):
+        report = item.report
+        wheel = report.path.split("!", 1)[0] if "!" in report.path else None
+        if wheel is None and report.path.endswith(".whl") and not report.ok:
+            wheel = None  # an unreadable wheel is one error row
+        if wheel != pending_wheel:
+            flush_wheel()
+            pending_wheel = wheel
+        if wheel is not None:
+            wheel_items.append(item)
+        if item.is_elf and not report.ok:
+            status = 1
+        if as_json:
+            print(json.dumps(report.to_dict()), file=out)
+        else:
+            rows.append(_row(report))
+    flush_wheel()
+    if not as_json:
+        _print_table(rows, out)
+    return status
+
+
+_HEADER = ("PATH", "ARCH", "TYPE", "LINKAGE", "LIBC", "NEEDS/IS", "INTERPRETER / NEEDED")
+
+
+def _row(r: Any) -> tuple[str, ...]:
+    if not r.ok:
+        return (r.path, "-", "-", "-", "-", "-", f"error: {r.error}")
+    if r.libc_version:
+        version = f"is {r.libc_version}"
+    elif r.glibc_requires:
+        version = f">= {r.glibc_requires}"
+    else:
+        version = "-"
+    deps = ", ".join(([r.interpreter] if r.interpreter else []) + list(r.needed)) or "-"
+    return (r.path, r.arch or "?", r.type or "?", r.linkage or "?", r.family or "-", version, deps)
+
+
+def _print_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
+    table = [row for row in rows if len(row) == len(_HEADER)]
+    widths = [max(len(row[i]) for row in [_HEADER, *table]) for i in range(len(_HEADER) - 1)]
+    for row in [_HEADER, *rows]:
+        if len(row) != len(_HEADER):
+            print(row[0], file=out)
+            continue
         cells = [cell.ljust(w) for cell, w in zip(row, widths)]
         print("  ".join([*cells, row[-1]]).rstrip(), file=out)
-    return status
+
+
+def _check(args: argparse.Namespace, out: TextIO) -> int:
+    from ._check import check_items, target_from_info, target_from_tag
+    from ._detect import detect
+    from ._tree import iter_items
+
+    if args.platform:
+        try:
+            target = target_from_tag(args.platform)
+        except ValueError as exc:
+            print(f"libcprobe: error: --platform: {exc}", file=sys.stderr)
+            return 2
+    else:
+        target = target_from_info(detect(root=args.root))
+    items = list(iter_items(args.paths, jobs=1, keep_elf=True, progress=_progress()))
+    problems = check_items(items, target)
+    binaries = sum(1 for item in items if item.is_elf)
+    if getattr(args, "json", False):
+        print(
+            json.dumps(
+                {
+                    "target": target.description,
+                    "binaries": binaries,
+                    "problems": [p.to_dict() for p in problems],
+                },
+                indent=2,
+            ),
+            file=out,
+        )
+    else:
+        for problem in problems:
+            print(str(problem), file=out)
+        verdict = "can load" if not problems else f"{len(problems)} problem(s)"
+        print(
+            f"{binaries} binaries checked against {target.description}: {verdict}",
+            file=sys.stderr if problems else out,
+        )
+    return 1 if problems else 0

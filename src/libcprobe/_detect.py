@@ -24,7 +24,7 @@ from ._classify import Classification, classify, family_of_loader_name
 from ._elf import ELFFile, open_elf
 from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
 from ._model import Evidence, Family, LibcInfo, LibcVersion
-from ._rootfs import exists_in_root, resolve_in_root
+from ._rootfs import exists_in_root, glob_in_root, library_dirs, resolve_in_root
 
 __all__ = ["clear_cache", "detect"]
 
@@ -53,10 +53,7 @@ LOADER_GLOBS = (
     "system/bin/linker64",
     "system/bin/linker",
 )
-#: Standard library directories searched for libc.so.6 (after /etc/ld.so.conf's).
-LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/lib32", "/usr/lib32", "/libx32")
 MAX_SHEBANG_HOPS = 4
-MAX_LD_SO_CONF_FILES = 64
 
 ENV_OVERRIDE = "LIBCPROBE_LIBC"
 _NO_PROGRAM = "neither /proc/self/exe nor sys.executable names the running program"
@@ -617,7 +614,7 @@ def _glibc_from_libc_so(
 ) -> Optional[tuple[Optional[LibcVersion], str]]:
     """Find libc.so.6 the way ld.so would (ld.so.conf, then the default directories) and read
     its banner."""
-    for directory in _library_dirs(root):
+    for directory in library_dirs(root):
         shown = f"{directory.rstrip('/')}/libc.so.6"
         host = exists_in_root(root, shown)
         if host is None:
@@ -642,56 +639,6 @@ def _glibc_from_libc_so(
             )
             return found.version, shown
     return None
-
-
-def _library_dirs(root: Optional[str]) -> list[str]:
-    dirs: list[str] = []
-    seen_files: set[str] = set()
-
-    def read_conf(conf: str, depth: int) -> None:
-        if depth > 4 or len(seen_files) >= MAX_LD_SO_CONF_FILES or conf in seen_files:
-            return
-        seen_files.add(conf)
-        host = exists_in_root(root, conf)
-        if host is None:
-            return
-        try:
-            with open(host, "rb") as f:
-                text = f.read(64 * 1024).decode("utf-8", "replace")
-        except OSError:
-            return
-        for line in text.splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line.startswith("include"):
-                pattern = line[len("include") :].strip()
-                for match in _glob_in_root(root, pattern):
-                    read_conf(match, depth + 1)
-            elif line.startswith("/"):
-                dirs.append(line)
-
-    read_conf("/etc/ld.so.conf", 0)
-    for extra in _glob_in_root(root, "/lib/*-linux-*") + _glob_in_root(root, "/usr/lib/*-linux-*"):
-        dirs.append(extra)
-    dirs.extend(LIBRARY_DIRS)
-    unique: list[str] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique[:256]
-
-
-def _glob_in_root(root: Optional[str], pattern: str) -> list[str]:
-    """Glob a pattern (absolute, as seen inside root) whose wildcards are in the last part."""
-    import fnmatch
-
-    directory, _, name = pattern.rpartition("/")
-    directory = directory or "/"
-    try:
-        host_dir = resolve_in_root(root, directory) if root is not None else directory
-        entries = sorted(os.listdir(host_dir))[:4096]
-    except (OSError, RootError):
-        return []
-    return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]
 
 
 # -- a root filesystem ---------------------------------------------------------------------
@@ -793,7 +740,7 @@ def _root_loaders(root: str) -> list[tuple[str, str]]:
     so a stray musl loader on a glibc system does not win."""
     found: list[tuple[int, str, str]] = []
     for pattern in LOADER_GLOBS:
-        for shown in _glob_in_root(root, "/" + pattern):
+        for shown in glob_in_root(root, "/" + pattern):
             host = exists_in_root(root, shown)
             if host is None:
                 continue

@@ -6,10 +6,10 @@ import os
 from typing import Any, NamedTuple, Optional, Union
 
 from ._classify import classify
-from ._elf import open_elf
+from ._elf import ELFFile, open_elf
 from ._errors import LibcprobeError
 
-__all__ = ["FileReport", "inspect"]
+__all__ = ["FileReport", "inspect", "report_for"]
 
 
 class FileReport(NamedTuple):
@@ -50,29 +50,35 @@ class FileReport(NamedTuple):
         return out
 
 
+def report_for(elf: ELFFile) -> FileReport:
+    """The report for an already parsed ELF file (read-only data is scanned only where the
+    rules need it: a candidate libc, a static file)."""
+    found = classify(elf)
+    requires = elf.glibc_requires
+    return FileReport(
+        path=elf.path,
+        elf_class=elf.elf_class,
+        endian=elf.endian,
+        arch=elf.arch,
+        type=elf.type_name,
+        interpreter=elf.interpreter,
+        needed=elf.needed,
+        soname=elf.soname,
+        rpath=elf.rpath,
+        runpath=elf.runpath,
+        linkage=elf.linkage,
+        family=found.family.value if found.family is not None else None,
+        glibc_requires=".".join(map(str, requires)) if requires else None,
+        libc_version=str(found.libc_version.version) if found.libc_version else None,
+    )
+
+
 def inspect(path: Union[str, os.PathLike[str]]) -> FileReport:
     """Read one file and report what it is. Never raises for a bad file: a missing, unreadable,
     non-ELF, truncated or corrupt file gives a report whose ``error`` says what is wrong."""
     name = os.fspath(path)
     try:
         with open_elf(name) as elf:
-            found = classify(elf)
-            requires = elf.glibc_requires
-            return FileReport(
-                path=name,
-                elf_class=elf.elf_class,
-                endian=elf.endian,
-                arch=elf.arch,
-                type=elf.type_name,
-                interpreter=elf.interpreter,
-                needed=elf.needed,
-                soname=elf.soname,
-                rpath=elf.rpath,
-                runpath=elf.runpath,
-                linkage=elf.linkage,
-                family=found.family.value if found.family is not None else None,
-                glibc_requires=".".join(map(str, requires)) if requires else None,
-                libc_version=str(found.libc_version.version) if found.libc_version else None,
-            )
+            return report_for(elf)
     except LibcprobeError as exc:
         return FileReport(path=name, error=exc.reason)

@@ -7,6 +7,7 @@ Loops and long chains stop after :data:`MAX_SYMLINK_HOPS` hops with :class:`Root
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections import deque
@@ -14,10 +15,20 @@ from typing import Optional
 
 from ._errors import RootError
 
-__all__ = ["MAX_SYMLINK_HOPS", "resolve_in_root"]
+__all__ = [
+    "LIBRARY_DIRS",
+    "MAX_SYMLINK_HOPS",
+    "exists_in_root",
+    "glob_in_root",
+    "library_dirs",
+    "resolve_in_root",
+]
 
 #: Symbolic links followed while resolving one path (Linux's own limit is 40).
 MAX_SYMLINK_HOPS = 40
+#: Standard library directories searched for libraries (after /etc/ld.so.conf's).
+LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/lib32", "/usr/lib32", "/libx32")
+MAX_LD_SO_CONF_FILES = 64
 
 
 def resolve_in_root(root: str, path: str) -> str:
@@ -67,3 +78,54 @@ def exists_in_root(root: Optional[str], path: str) -> Optional[str]:
         return host if stat.S_ISREG(os.stat(host).st_mode) else None
     except (OSError, RootError):
         return None
+
+
+def library_dirs(root: Optional[str]) -> list[str]:
+    """The directories glibc's ld.so searches, as seen inside ``root``: those of
+    ``/etc/ld.so.conf`` (with its ``include`` globs, bounded), the multiarch directories, then
+    the defaults."""
+    dirs: list[str] = []
+    seen_files: set[str] = set()
+
+    def read_conf(conf: str, depth: int) -> None:
+        if depth > 4 or len(seen_files) >= MAX_LD_SO_CONF_FILES or conf in seen_files:
+            return
+        seen_files.add(conf)
+        host = exists_in_root(root, conf)
+        if host is None:
+            return
+        try:
+            with open(host, "rb") as f:
+                text = f.read(64 * 1024).decode("utf-8", "replace")
+        except OSError:
+            return
+        for line in text.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("include"):
+                pattern = line[len("include") :].strip()
+                for match in glob_in_root(root, pattern):
+                    read_conf(match, depth + 1)
+            elif line.startswith("/"):
+                dirs.append(line)
+
+    read_conf("/etc/ld.so.conf", 0)
+    for extra in glob_in_root(root, "/lib/*-linux-*") + glob_in_root(root, "/usr/lib/*-linux-*"):
+        dirs.append(extra)
+    dirs.extend(LIBRARY_DIRS)
+    unique: list[str] = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique[:256]
+
+
+def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
+    """Glob a pattern (absolute, as seen inside root) whose wildcards are in the last part."""
+    directory, _, name = pattern.rpartition("/")
+    directory = directory or "/"
+    try:
+        host_dir = resolve_in_root(root, directory) if root is not None else directory
+        entries = sorted(os.listdir(host_dir))[:4096]
+    except (OSError, RootError):
+        return []
+    return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]

@@ -1,0 +1,169 @@
+"""Expand ``inspect``/``check`` targets: ELF files, directories (walked without following any
+symlink out of the tree) and wheels (read in place), in a stable order, optionally in a
+process pool."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple, Optional
+
+from ._elf import ELFFile, open_elf
+from ._errors import LibcprobeError
+from ._inspect import FileReport, report_for
+from ._wheel import iter_wheel_members
+
+__all__ = ["Item", "iter_items", "walk"]
+
+MAX_TREE_FILES = 1_000_000
+
+
+class Item(NamedTuple):
+    """One inspected file: its report, whether it is ELF at all, and (in-process only) the
+    parsed file for ``check``."""
+
+    report: FileReport
+    is_elf: bool
+    elf: Optional[ELFFile] = None
+
+
+def walk(top: str) -> Iterator[tuple[str, Optional[str]]]:
+    """Regular files under ``top`` in sorted order, as ``(path, None)``; a symlink whose target
+    leaves the tree is yielded as ``(path, reason)`` and never followed."""
+    real_top = os.path.realpath(top)
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames) + sorted(d for d in dirnames if _is_link(dirpath, d)):
+            path = os.path.join(dirpath, name)
+            count += 1
+            if count > MAX_TREE_FILES:
+                return
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                target = os.path.realpath(path)
+                if os.path.commonpath([real_top, target]) != real_top:
+                    yield path, "symbolic link out of the tree: not followed"
+                    continue
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    yield path, "dangling symbolic link"
+                    continue
+            if stat.S_ISREG(st.st_mode):
+                yield path, None
+
+
+def _is_link(dirpath: str, name: str) -> bool:
+    return os.path.islink(os.path.join(dirpath, name))
+
+
+def _is_elf_file(path: str) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return True  # let inspect report why it cannot be read
+    try:
+        return os.read(fd, 4) == b"\x7fELF"
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def _inspect_path(path: str, keep_elf: bool) -> Item:
+    try:
+        with open_elf(path) as elf:
+            return Item(report_for(elf), True, elf if keep_elf else None)
+    except LibcprobeError as exc:
+        return Item(FileReport(path=path, error=exc.reason), True)
+
+
+def _inspect_path_for_pool(path: str) -> Item:
+    return _inspect_path(path, False)
+
+
+def _expand(targets: Iterable[str], all_files: bool) -> Iterator[tuple[str, str, Optional[str]]]:
+    """(kind, path, note): kind is "file", "wheel" or "skip"."""
+    for target in targets:
+        if os.path.isdir(target):
+            for path, note in walk(target):
+                if note is not None:
+                    if all_files:
+                        yield "skip", path, note
+                elif path.endswith(".whl"):
+                    yield "wheel", path, None
+                elif _is_elf_file(path):
+                    yield "file", path, None
+                elif all_files:
+                    yield "skip", path, "not an ELF file"
+        elif target.endswith(".whl") and os.path.isfile(target):
+            yield "wheel", target, None
+        else:
+            yield "file", target, None
+
+
+def iter_items(
+    targets: Iterable[str],
+    *,
+    all_files: bool = False,
+    jobs: int = 1,
+    keep_elf: bool = False,
+    progress: bool = False,
+) -> Iterator[Item]:
+    """Inspect every target, in a stable order whatever ``jobs`` is."""
+    plan = list(_expand(targets, all_files))
+    done = 0
+    started = time.monotonic()
+
+    def tick(n: int = 1) -> None:
+        nonlocal done
+        done += n
+        if progress and (done % 50 == 0 or done == len(plan)):
+            rate = done / max(time.monotonic() - started, 1e-6)
+            sys.stderr.write(f"\r{done}/{len(plan)} files, {rate:.0f} files/s")
+            sys.stderr.flush()
+
+    pooled: dict[int, Item] = {}
+    if jobs > 1 and not keep_elf:
+        from concurrent.futures import ProcessPoolExecutor
+
+        indexes = [i for i, (kind, _, _) in enumerate(plan) if kind == "file"]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            paths = [plan[i][1] for i in indexes]
+            for i, item in zip(indexes, pool.map(_inspect_path_for_pool, paths, chunksize=32)):
+                pooled[i] = item
+                tick()
+    for i, (kind, path, note) in enumerate(plan):
+        if kind == "skip":
+            yield Item(FileReport(path=path, error=note), False)
+        elif kind == "file":
+            pooled_item = pooled.get(i)
+            if pooled_item is None:
+                pooled_item = _inspect_path(path, keep_elf)
+                tick()
+            yield pooled_item
+        else:
+            yield from _wheel_items(path, all_files, keep_elf)
+            tick()
+    if progress and plan:
+        sys.stderr.write("\n")
+
+
+def _wheel_items(path: str, all_files: bool, keep_elf: bool) -> Iterator[Item]:
+    try:
+        members = list(iter_wheel_members(path, all_files=all_files))
+    except LibcprobeError as exc:
+        yield Item(FileReport(path=path, error=exc.reason), True)
+        return
+    for member in members:
+        if member.elf is not None:
+            yield Item(report_for(member.elf), True, member.elf if keep_elf else None)
+        else:
+            yield Item(FileReport(path=member.name, error=member.error), member.is_elf)
