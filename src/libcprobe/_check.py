@@ -25,9 +25,11 @@ from ._wheel_summary import parse_platform_tag
 
 __all__ = ["Problem", "Target", "check_items", "target_from_info", "target_from_tag"]
 
-# PEP 599's manylinux2014 library whitelist (the same libraries every manylinux policy allows).
+# The libraries every manylinux policy lets a wheel use from the system (PEP 599's list, plus
+# libz.so.1 as auditwheel's policies allow); musllinux policies allow only libc and libz.
 MANYLINUX_LIBS = frozenset(
     {
+        "libz.so.1",
         "libgcc_s.so.1",
         "libstdc++.so.6",
         "libm.so.6",
