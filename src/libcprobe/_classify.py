@@ -22,7 +22,13 @@ import struct
 from typing import NamedTuple, Optional
 
 from ._elf import ELFFile
-from ._libc_strings import Found, find_glibc_banner, find_musl_version, find_static_libc
+from ._libc_strings import (
+    Found,
+    find_glibc_banner,
+    find_musl_version,
+    find_static_libc,
+    glibc_version_from_name,
+)
 from ._model import Evidence, Family
 
 __all__ = ["Classification", "classify", "family_of_loader_name"]
@@ -223,6 +229,19 @@ def _classify_as_libc(elf: ELFFile, scan: bool) -> Optional[Classification]:
                     f"banner 'release version {banner.text}' at {banner.offset:#x}",
                 )
             )
+        else:
+            banner = glibc_version_from_name(path)
+            if banner is not None:
+                ev.append(
+                    Evidence(
+                        "version",
+                        str(banner.version),
+                        "file",
+                        path,
+                        "no banner in the file; glibc <= 2.33 names it "
+                        f"after its version ({path.rsplit('/', 1)[-1]})",
+                    )
+                )
         return Classification(Family.GLIBC, True, banner, api, tuple(ev))
     if soname == "libc.so" and any(d == "LIBC" or d.startswith("LIBC_") for d in defs):
         ev = [

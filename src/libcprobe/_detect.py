@@ -40,14 +40,11 @@ ROOT_PROGRAMS = (
     "/usr/bin/ls",
 )
 #: Where loaders and libcs are looked for in a root that has no dynamic program.
+_LOADER_NAMES = ("ld-musl-*.so.1", "ld-linux*.so.*", "ld64.so.*", "ld.so.1")
+#: Where loaders and libcs are looked for in a root that has no dynamic program: /lib, /lib64
+#: and their merged-/usr twins (an unpacked usr-merged package has no /lib symlink).
 LOADER_GLOBS = (
-    "lib/ld-musl-*.so.1",
-    "lib/ld-linux*.so.*",
-    "lib64/ld-linux*.so.*",
-    "lib/ld64.so.*",
-    "lib64/ld64.so.*",
-    "lib/ld.so.1",
-    "lib64/ld.so.1",
+    *(f"{d}/{n}" for d in ("lib", "lib64", "usr/lib", "usr/lib64") for n in _LOADER_NAMES),
     "lib/*-linux-gnu*/libc.so.6",
     "usr/lib/*-linux-gnu*/libc.so.6",
     "system/bin/linker64",
@@ -530,6 +527,12 @@ def _detect_elf(
     if interp is not None:
         try:
             host = resolve_in_root(root, interp) if root is not None else interp
+            if root is not None and not os.path.lexists(host) and interp.startswith("/lib"):
+                # merged /usr: /lib is a symlink to usr/lib on current distributions, and an
+                # unpacked package or image layer may lack that link.
+                merged = resolve_in_root(root, "/usr" + interp)
+                if os.path.lexists(merged):
+                    host = merged
         except RootError as exc:
             ev.append(Evidence("version", "none", "file", interp, exc.reason))
         else:

@@ -30,8 +30,11 @@ class Found(NamedTuple):
 # __libc_version (src/internal/version.c), a separate NUL-terminated string in .rodata, set
 # from the VERSION file or from `git describe` (tools/version.sh: "1.2.5-git-3-gabcdef").
 MUSL_MARKER = b"musl libc"
+# The string ends with a NUL; what precedes it need not be a NUL (on i386 the linker packs it
+# right after a float constant), but it must not be the tail of a longer word or number: on
+# aarch64 the vDSO version name "LINUX_2.6.39" lies nearer the usage text than the version.
 _MUSL_VERSION = re.compile(
-    rb"\x00(\d{1,3}\.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?)\x00"
+    rb"(?<![0-9A-Za-z._-])(\d{1,3}\.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?)\x00"
 )
 
 # glibc's libc.so.6 and ld.so carry a banner (csu/version.c, elf/dl-usage.c):
@@ -61,9 +64,9 @@ def find_musl_version(chunks: Chunks) -> Optional[Found]:
     best: Optional[Found] = None
     best_distance = -1
     for offset, data in chunks:
-        for match in _MUSL_VERSION.finditer(b"\x00" + data):
+        for match in _MUSL_VERSION.finditer(data):
             text = match.group(1).decode("ascii")
-            where = offset + match.start(1) - 1
+            where = offset + match.start(1)
             distance = abs(where - marker_at)
             if best is None or distance < best_distance:
                 best = Found(LibcVersion.parse(text), text, where)
@@ -84,6 +87,19 @@ def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
             text = match.group(1).decode("ascii")
             return Found(LibcVersion.parse(text), text, offset + match.start(1))
     return None
+
+
+# glibc up to 2.33 installed its loader and libc under versioned names (ld-2.31.so,
+# libc-2.31.so); its ld.so carries no banner, so the name is the evidence left.
+_GLIBC_FILE_NAME = re.compile(r"(?:ld|libc)-(\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)\.so")
+
+
+def glibc_version_from_name(path: str) -> Optional[Found]:
+    """The version in a versioned glibc file name (``ld-2.31.so``), or None."""
+    match = _GLIBC_FILE_NAME.fullmatch(path.rsplit("/", 1)[-1].rsplit("!", 1)[-1])
+    if match is None:
+        return None
+    return Found(LibcVersion.parse(match.group(1)), match.group(1), -1)
 
 
 def find_static_libc(chunks: Chunks) -> Optional[tuple[Family, str, int]]:
