@@ -1,0 +1,1 @@
+"""End-to-end tests in real musl interpreters (see docs/e2e.md)."""
