@@ -175,7 +175,8 @@ class LibcInfo:
         library: the file the version was read from (the musl loader, ``libc.so.6``), or None.
         can_load_extensions: False when the program cannot load extension modules (a static
             interpreter: its ``dlopen`` is a stub), True when it can, None when unknown.
-        executable: the program examined, root: the ``root=`` directory or None.
+        executable: the program examined.
+        root: the ``root=`` directory, or None.
         running: True when this describes the running interpreter (then ``packaging``'s
             ``_manylinux`` module override applies to its tags).
         evidence: a tuple of :class:`Evidence`, one or more per conclusion.
