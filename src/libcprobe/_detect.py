@@ -564,6 +564,8 @@ def _detect_elf(
     named_library: Optional[str] = None
     if cls.family is Family.GLIBC:
         named_version, named_library = _glibc_from_libc_so(elf, root, ev) or (None, None)
+    elif cls.family is Family.BIONIC:
+        named_version = _android_api(cls, root, ev)
     return LibcInfo(
         family=cls.family,
         version=named_version,
@@ -574,6 +576,44 @@ def _detect_elf(
         evidence=ev,
         **common,
     )
+
+
+def _android_api(
+    cls: Classification, root: Optional[str], ev: list[Evidence]
+) -> Optional[LibcVersion]:
+    """bionic's version is the Android API level: the root's system/build.prop
+    (ro.build.version.sdk), else the program's Android ident note (the API it targets)."""
+    prop = exists_in_root(root, "/system/build.prop") if root is not None else None
+    if prop is not None:
+        try:
+            with open(prop, "rb") as f:
+                text = f.read(256 * 1024).decode("utf-8", "replace")
+        except OSError:
+            text = ""
+        match = re.search(r"^ro\.build\.version\.sdk=(\d{1,4})\s*$", text, re.MULTILINE)
+        if match is not None:
+            ev.append(
+                Evidence(
+                    "version",
+                    match.group(1),
+                    "file",
+                    "/system/build.prop",
+                    f"ro.build.version.sdk={match.group(1)}",
+                )
+            )
+            return LibcVersion((int(match.group(1)),))
+    if cls.api_level is not None:
+        ev.append(
+            Evidence(
+                "version",
+                str(cls.api_level),
+                "elf-note",
+                None,
+                f"the program's Android ident note targets API {cls.api_level}",
+            )
+        )
+        return LibcVersion((cls.api_level,))
+    return None
 
 
 def _read_libc(
