@@ -8,13 +8,11 @@ interpreters, foreign architectures, sysroots and container images.
 >>> info.family, str(info.version), info.platform_tags()[:2]         # doctest: +SKIP
 (<Family.GLIBC: 'glibc'>, '2.36', ['manylinux_2_36_x86_64', 'manylinux_2_35_x86_64'])
 
-Only :mod:`libcprobe._model` and the error classes load with ``import libcprobe``; the rest
-loads on first use, so an installer that only calls :func:`detect` pays for nothing else.
+Only the error classes load with ``import libcprobe``; everything else loads on first use
+(PEP 562), so an installer that only calls :func:`detect` pays for nothing else.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     CorruptELFError,
@@ -27,12 +25,15 @@ from ._errors import (
     RootError,
     TruncatedELFError,
 )
-from ._model import Evidence, Family, LibcInfo, LibcVersion
 
+TYPE_CHECKING = False  # not `from typing import ...`: typing costs milliseconds to import
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from ._detect import clear_cache, detect
     from ._elf import MAX_BYTES_PER_FILE
     from ._inspect import FileReport, inspect
+    from ._model import Evidence, Family, LibcInfo, LibcVersion
 
 __version__ = "0.1.0"
 
@@ -59,6 +60,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Evidence": "._model",
+    "Family": "._model",
+    "LibcInfo": "._model",
+    "LibcVersion": "._model",
     "detect": "._detect",
     "clear_cache": "._detect",
     "inspect": "._inspect",
@@ -71,9 +76,10 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'libcprobe' has no attribute {name!r}")
-    from importlib import import_module
+    __import__(__name__ + module, fromlist=["_"])
+    import sys
 
-    value = getattr(import_module(module, __name__), name)
+    value = getattr(sys.modules[__name__ + module], name)
     globals()[name] = value
     return value
 

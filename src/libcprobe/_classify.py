@@ -23,6 +23,7 @@ from typing import NamedTuple, Optional
 
 from ._elf import ELFFile
 from ._libc_strings import (
+    MUSL_MARKER,
     Found,
     find_glibc_banner,
     find_musl_version,
@@ -265,9 +266,13 @@ def _classify_as_libc(elf: ELFFile, scan: bool) -> Optional[Classification]:
     # needs nothing; its "musl libc" usage text decides.
     musl_like = soname in ("", "libc.so") or soname.startswith("libc.musl-")
     if musl_like and not elf.needed and elf.interpreter is None and elf.type == 3 and scan:
-        chunks = elf.readonly_data()
+        # The usage text and version are in .rodata: read the code segment only when the
+        # linker put .rodata into it (older layouts).
+        chunks = elf.readonly_data(code=False)
+        if not any(MUSL_MARKER in data for _, data in chunks):
+            chunks = elf.readonly_data()
         found = find_musl_version(chunks)
-        if found is not None or any(b"musl libc" in data for _, data in chunks):
+        if found is not None or any(MUSL_MARKER in data for _, data in chunks):
             ev = [
                 Evidence(
                     "family",

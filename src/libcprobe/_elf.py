@@ -316,23 +316,29 @@ class ELFFile:
                     best = version
         return best
 
-    def readonly_ranges(self) -> list[tuple[int, int]]:
+    def readonly_ranges(self, *, code: bool = True) -> list[tuple[int, int]]:
         """(offset, size) of the loaded, readable, non-writable segments, clipped to the file:
-        where string constants live."""
+        where string constants live. ``code=False`` leaves out executable segments (modern
+        linkers put .rodata in a segment of its own)."""
         ranges = []
         for ph in self.program_headers:
-            if ph.type == PT_LOAD and ph.flags & PF_R and not ph.flags & PF_W and ph.filesz:
-                start = min(ph.offset, self.file_size)
-                end = min(ph.offset + ph.filesz, self.file_size)
-                if end > start:
-                    ranges.append((start, end - start))
+            if ph.type != PT_LOAD or not ph.flags & PF_R or ph.flags & PF_W or not ph.filesz:
+                continue
+            if not code and ph.flags & PF_X:
+                continue
+            start = min(ph.offset, self.file_size)
+            end = min(ph.offset + ph.filesz, self.file_size)
+            if end > start:
+                ranges.append((start, end - start))
         return ranges
 
-    def readonly_data(self, limit: int = MAX_BYTES_PER_FILE // 2) -> list[tuple[int, bytes]]:
+    def readonly_data(
+        self, limit: int = MAX_BYTES_PER_FILE // 2, *, code: bool = True
+    ) -> list[tuple[int, bytes]]:
         """The bytes of :meth:`readonly_ranges`, as ``(offset, bytes)``, at most ``limit``
         bytes in all. Needs the file open: use :func:`open_elf`, or bytes input."""
         chunks = []
-        for offset, size in self.readonly_ranges():
+        for offset, size in self.readonly_ranges(code=code):
             size = min(size, limit)
             if size <= 0:
                 break

@@ -8,7 +8,9 @@ ELF reader raises, so callers migrating from it keep working.
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False  # typing is only needed by type checkers here
+if TYPE_CHECKING:
+    from typing import Optional
 
 __all__ = [
     "CorruptELFError",

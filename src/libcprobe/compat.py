@@ -22,7 +22,8 @@ What is provided, mirroring ``packaging._elffile``, ``packaging._musllinux`` and
 - :func:`_get_musl_version` (cached like packaging's: ``_get_musl_version.cache_clear()``),
   :func:`_parse_musl_version`, :class:`_MuslVersion`.
 - :func:`_glibc_version_string`, :func:`_glibc_version_string_confstr`,
-  :func:`_get_glibc_version` (cached), :func:`_parse_glibc_version`, :class:`_GLibCVersion`.
+  :func:`_get_glibc_version` (cached), :func:`_parse_glibc_version`, :class:`_GLibCVersion`;
+  :func:`_glibc_version_string_detect` takes the place of ``_glibc_version_string_ctypes``.
 - Public spellings: :func:`musl_version`, :func:`glibc_version_string`, :func:`glibc_version`.
 
 Differences from ``packaging``, all deliberate:
@@ -35,14 +36,16 @@ Differences from ``packaging``, all deliberate:
 - The glibc fallback after ``os.confstr`` is :func:`libcprobe.detect` (the libc the process
   maps, read from its bytes), not ``ctypes``. ``ctypes`` is never imported: on a static musl
   CPython ``import ctypes`` itself raises :class:`OSError` (its ``PyDLL(None)`` calls
-  ``dlopen(NULL)``), which ``packaging`` does not catch. No :class:`OSError` leaves any function
-  here.
+  ``dlopen(NULL)``), which ``packaging`` does not catch. No :class:`OSError` leaves the musl
+  and glibc functions (:class:`ELFFile`, like ``packaging``'s, lets the file object's own
+  errors through).
 - :class:`ELFFile` reads only what ``packaging``'s does (the ELF header, the program headers,
   ``PT_INTERP``) and raises :class:`ELFInvalid` in exactly the same cases, but every read is
   bounded: at most :data:`MAX_PROGRAM_HEADERS` program headers are examined, and a
   ``PT_INTERP`` longer than ``PATH_MAX`` (4096 bytes, which the kernel refuses to run with
   ``ENOEXEC``) gives ``interpreter`` None instead of a read of ``p_filesz`` bytes, however
-  large. ``interpreter`` is read on first access (like ``packaging``) and then cached.
+  large; so does an offset past 2**63, where ``packaging`` raises :class:`OverflowError` from
+  ``seek()``. ``interpreter`` is read on first access (like ``packaging``) and then cached.
 
 Why :class:`ELFFile` does not use libcprobe's full reader (:func:`libcprobe._elf.read_elf`):
 that reader also parses the dynamic section, symbol versions and notes, and rejects files whose
@@ -123,6 +126,7 @@ class EMachine(enum.IntEnum):
     Arm = 40
     X8664 = 62
     AArch64 = 183
+    AArc64 = 183  # packaging < 26 spelled it so: an alias of AArch64
 
 
 # (capacity, encoding) -> (ELF header after e_ident up to e_phnum, program header,
