@@ -24,6 +24,7 @@ from typing import NamedTuple, Optional
 from ._elf import ELFFile
 from ._libc_strings import (
     MUSL_MARKER,
+    MUSL_NEAR,
     Found,
     find_glibc_banner,
     find_musl_version,
@@ -200,6 +201,38 @@ def _classify_static(elf: ELFFile, scan: bool, ev: list[Evidence]) -> Optional[F
     return None
 
 
+_STEP = 64 * 1024
+
+
+def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
+    """(version, whether the 'musl libc' usage text is there) for a candidate musl loader.
+
+    The usage text lies near the end of .rodata: read the non-code read-only segments from
+    the end in 64 KiB steps, stop at the text, then look for the version in a window around
+    it (about 64-100 KiB read instead of the whole 700 KiB file). Anything unusual falls back
+    to scanning all read-only data, code segments included (older layouts)."""
+    marker_at = None
+    for offset, size in reversed(elf.readonly_ranges(code=False)):
+        end = offset + size
+        while end > offset and marker_at is None:
+            start = max(offset, end - _STEP)
+            data = elf.read_range(start, end + len(MUSL_MARKER) - 1 if end < offset + size else end)
+            at = data.rfind(MUSL_MARKER)
+            if at >= 0:
+                marker_at = start + at
+            end = start
+        if marker_at is not None:
+            lo = max(offset, marker_at - MUSL_NEAR)
+            hi = min(offset + size, marker_at + MUSL_NEAR + 128)
+            found = find_musl_version([(lo, elf.read_range(lo, hi))])
+            if found is not None:
+                return found, True
+            break
+    chunks = elf.readonly_data()
+    found = find_musl_version(chunks)
+    return found, found is not None or any(MUSL_MARKER in data for _, data in chunks)
+
+
 def _classify_as_libc(elf: ELFFile, scan: bool) -> Optional[Classification]:
     path = elf.path
     soname = elf.soname or ""
@@ -266,13 +299,8 @@ def _classify_as_libc(elf: ELFFile, scan: bool) -> Optional[Classification]:
     # needs nothing; its "musl libc" usage text decides.
     musl_like = soname in ("", "libc.so") or soname.startswith("libc.musl-")
     if musl_like and not elf.needed and elf.interpreter is None and elf.type == 3 and scan:
-        # The usage text and version are in .rodata: read the code segment only when the
-        # linker put .rodata into it (older layouts).
-        chunks = elf.readonly_data(code=False)
-        if not any(MUSL_MARKER in data for _, data in chunks):
-            chunks = elf.readonly_data()
-        found = find_musl_version(chunks)
-        if found is not None or any(MUSL_MARKER in data for _, data in chunks):
+        found, marked = _musl_version_of(elf)
+        if found is not None or marked:
             ev = [
                 Evidence(
                     "family",

@@ -346,6 +346,11 @@ class ELFFile:
             chunks.append((offset, self._data.read_uncached(offset, size)))
         return chunks
 
+    def read_range(self, start: int, end: int) -> bytes:
+        """The file's bytes in [start, end), clipped to the file (for string scans; counts
+        against the per-file read cap). Needs the file open, or bytes input."""
+        return self._data.read_uncached(start, end - start)
+
     # -- parsing -------------------------------------------------------------------------
 
     def _parse_header(self, data: _Data) -> None:
@@ -474,10 +479,11 @@ class ELFFile:
         raw = data.read(ph.offset, count * self._dynsize, "PT_DYNAMIC")
         fmt = struct.Struct(self._e + ("qQ" if self.elf_class == 64 else "iI"))
         entries = []
-        for tag, value in fmt.iter_unpack(raw):
-            if tag == DT_NULL:
+        make = DynamicEntry._make
+        for pair in fmt.iter_unpack(raw):
+            if pair[0] == DT_NULL:
                 break
-            entries.append(DynamicEntry(tag & 0xFFFFFFFFFFFFFFFF if tag >= 0 else tag, value))
+            entries.append(make(pair))
         else:
             if ph.filesz // self._dynsize > MAX_DYNAMIC_ENTRIES:
                 raise CorruptELFError(
