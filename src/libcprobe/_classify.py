@@ -202,6 +202,9 @@ def _classify_static(elf: ELFFile, scan: bool, ev: list[Evidence]) -> Optional[F
 
 
 _STEP = 64 * 1024
+#: Most read-only bytes read to decide whether a file is musl's libc.so (musl's is 0.6-1.2 MB
+#: in all; its .rodata a few hundred KB), so a large library is not scanned twice.
+MUSL_LOADER_SCAN = 4 * 1024 * 1024
 
 
 def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
@@ -212,9 +215,11 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
     it (about 64-100 KiB read instead of the whole 700 KiB file). Anything unusual falls back
     to scanning all read-only data, code segments included (older layouts)."""
     marker_at = None
+    budget = MUSL_LOADER_SCAN
     for offset, size in reversed(elf.readonly_ranges(code=False)):
         end = offset + size
-        while end > offset and marker_at is None:
+        while end > offset and marker_at is None and budget > 0:
+            budget -= _STEP
             start = max(offset, end - _STEP)
             data = elf.read_range(start, end + len(MUSL_MARKER) - 1 if end < offset + size else end)
             at = data.rfind(MUSL_MARKER)
@@ -228,6 +233,8 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
             if found is not None:
                 return found, True
             break
+    if sum(size for _, size in elf.readonly_ranges()) > MUSL_LOADER_SCAN:
+        return None, False  # far larger than any musl libc.so: not one
     chunks = elf.readonly_data()
     found = find_musl_version(chunks)
     return found, found is not None or any(MUSL_MARKER in data for _, data in chunks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Sequence
@@ -180,6 +181,11 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Names in ELF files are bytes, decoded like file names (surrogateescape): print what
+    # cannot be encoded as backslash escapes instead of dying with UnicodeEncodeError.
+    for stream in (out, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         if args.command == "inspect":
             return _inspect(args, out)

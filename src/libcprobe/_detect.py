@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 import sys
 import threading
 from typing import Any, Optional, Union
@@ -135,7 +136,7 @@ def _from_override(value: str) -> LibcInfo:
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             ) from None
-        if not re.fullmatch(r"\d+(\.\d+){0,2}", version_text):
+        if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){0,2}", version_text):
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             )
@@ -365,9 +366,14 @@ def _detect_program(
     except LibcprobeError as exc:
         if isinstance(exc, FileAccessError) and not running and hops == 0 and root is None:
             raise
-        interpreter = _shebang(host_path)
+        interpreter = _shebang(host_path, root)
+        target = None
         if interpreter is not None and hops < MAX_SHEBANG_HOPS:
-            target = resolve_in_root(root, interpreter) if root is not None else interpreter
+            try:
+                target = resolve_in_root(root, interpreter) if root is not None else interpreter
+            except RootError as loop:
+                ev.append(Evidence("interpreter", interpreter, "file", host_path, loop.reason))
+        if interpreter is not None and target is not None:
             ev.append(
                 Evidence(
                     "interpreter",
@@ -401,12 +407,22 @@ def _detect_program(
         return LibcInfo(family=None, executable=shown, root=root, evidence=ev, running=running)
 
 
-def _shebang(path: str) -> Optional[str]:
+def _shebang(path: str, root: Optional[str]) -> Optional[str]:
+    """The interpreter a ``#!`` script names (``env NAME`` searched in the usual directories,
+    inside ``root`` when given), or None. Only a regular file is read: never a FIFO or device,
+    which could block or have side effects."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(256)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        head = os.read(fd, 256)
     except OSError:
         return None
+    finally:
+        os.close(fd)
     if not head.startswith(b"#!"):
         return None
     words = head[2:].split(b"\n", 1)[0].split()
@@ -417,7 +433,7 @@ def _shebang(path: str) -> Optional[str]:
         name = os.fsdecode(words[1])
         for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
             candidate = f"{directory}/{name}"
-            if os.path.exists(candidate):
+            if exists_in_root(root, candidate) is not None:
                 return candidate
         return None
     return program

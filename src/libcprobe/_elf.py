@@ -268,6 +268,7 @@ class ELFFile:
 
     def __init__(self, data: _Data) -> None:
         self._data = data
+        self._readonly: dict[tuple[int, bool], list[tuple[int, bytes]]] = {}
         self.path = data.name
         self.file_size = data.size
         self._parse_header(data)
@@ -336,7 +337,12 @@ class ELFFile:
         self, limit: int = MAX_BYTES_PER_FILE // 2, *, code: bool = True
     ) -> list[tuple[int, bytes]]:
         """The bytes of :meth:`readonly_ranges`, as ``(offset, bytes)``, at most ``limit``
-        bytes in all. Needs the file open: use :func:`open_elf`, or bytes input."""
+        bytes in all. Needs the file open: use :func:`open_elf`, or bytes input. Read once per
+        file: later calls (the musl-loader check, then the static-marker scan) reuse it."""
+        key = (limit, code)
+        cached = self._readonly.get(key)
+        if cached is not None:
+            return cached
         chunks = []
         for offset, size in self.readonly_ranges(code=code):
             size = min(size, limit)
@@ -344,6 +350,7 @@ class ELFFile:
                 break
             limit -= size
             chunks.append((offset, self._data.read_uncached(offset, size)))
+        self._readonly[key] = chunks
         return chunks
 
     def read_range(self, start: int, end: int) -> bytes:
@@ -617,11 +624,17 @@ class ELFFile:
 
     def _parse_notes(self, data: _Data) -> None:
         notes: list[Note] = []
+        seen: set[tuple[int, int]] = set()
+        total = 0
         for ph in self.program_headers:
-            if ph.type != PT_NOTE or ph.filesz == 0:
+            if ph.type != PT_NOTE or ph.filesz == 0 or (ph.offset, ph.filesz) in seen:
                 continue
-            if ph.filesz > MAX_NOTE_SEGMENT:
-                raise CorruptELFError(f"a PT_NOTE segment is {ph.filesz} bytes long", data.name)
+            seen.add((ph.offset, ph.filesz))
+            total += ph.filesz
+            if ph.filesz > MAX_NOTE_SEGMENT or total > MAX_NOTE_SEGMENT:
+                raise CorruptELFError(
+                    f"PT_NOTE segments hold {total} bytes (at most {MAX_NOTE_SEGMENT})", data.name
+                )
             raw = data.read(ph.offset, ph.filesz, "PT_NOTE")
             # gABI "Note Section": namesz, descsz, type as 4-byte words, then name and desc,
             # each starting at a multiple of the alignment from the note's start: 4, or 8 in
@@ -654,7 +667,9 @@ def parse_glibc_version_name(name: str) -> Optional[tuple[int, ...]]:
     if not name.startswith("GLIBC_"):
         return None
     parts = name[6:].split(".")
-    if not 2 <= len(parts) <= 3 or not all(p.isdigit() and len(p) <= 6 for p in parts):
+    if not 2 <= len(parts) <= 3 or not all(
+        p.isascii() and p.isdigit() and len(p) <= 6 for p in parts
+    ):
         return None
     return tuple(int(p) for p in parts)
 
@@ -695,6 +710,8 @@ def _open_data(path: str) -> _Data:
         fd = os.open(path, flags)
     except OSError as exc:
         raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
+    except ValueError:  # an embedded NUL byte: no file can have that name
+        raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):

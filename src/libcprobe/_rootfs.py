@@ -50,7 +50,7 @@ def resolve_in_root(root: str, path: str) -> str:
         host = os.path.join(root, *inside, part)
         try:
             mode = os.lstat(host).st_mode
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL byte in the name
             inside.append(part)
             inside.extend(p for p in pending if p not in ("", "."))
             break
@@ -76,7 +76,7 @@ def exists_in_root(root: Optional[str], path: str) -> Optional[str]:
     try:
         host = resolve_in_root(root, path) if root is not None else path
         return host if stat.S_ISREG(os.stat(host).st_mode) else None
-    except (OSError, RootError):
+    except (OSError, ValueError, RootError):
         return None
 
 
@@ -112,11 +112,7 @@ def library_dirs(root: Optional[str]) -> list[str]:
     for extra in glob_in_root(root, "/lib/*-linux-*") + glob_in_root(root, "/usr/lib/*-linux-*"):
         dirs.append(extra)
     dirs.extend(LIBRARY_DIRS)
-    unique: list[str] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique[:256]
+    return list(dict.fromkeys(dirs))[:256]
 
 
 def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
@@ -126,6 +122,6 @@ def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
     try:
         host_dir = resolve_in_root(root, directory) if root is not None else directory
         entries = sorted(os.listdir(host_dir))[:4096]
-    except (OSError, RootError):
+    except (OSError, ValueError, RootError):
         return []
     return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]

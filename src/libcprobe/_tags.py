@@ -51,8 +51,15 @@ def manylinux_floor(archs: list[str]) -> tuple[int, int]:
     return (2, 5) if set(archs) & {"x86_64", "i686"} else (2, 17)
 
 
+#: Version parts above this give no tags beyond it (no real libc is near: glibc is 2.x, musl
+#: 1.x); keeps a hand-made LibcVersion from asking for millions of tags.
+MAX_VERSION_PART = 999
+
+
 def platform_tags(info: LibcInfo, *, linux_first: bool = True) -> list[str]:
     """See :meth:`LibcInfo.platform_tags`."""
+    if info.version is not None and max(info.version.release) > MAX_VERSION_PART:
+        return []
     if info.can_load_extensions is False or info.arch is None:
         return []
     archs = _running_archs(info) if info.running else [info.arch]
