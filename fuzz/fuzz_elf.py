@@ -645,14 +645,14 @@ def supervise(seconds: float, argv: list[str]) -> int:
         elif not arg.startswith(("--supervise=", "-max_total_time=")):
             passthrough.append(arg)
     start = time.monotonic()
-    runs = sessions = crashes = 0
+    runs = known = sessions = crashes = 0
     with tempfile.TemporaryDirectory() as tmp:
         stats = Path(tmp) / "stats"
         while True:
             left = int(seconds - (time.monotonic() - start))
             if left < 5:
                 break
-            stats.write_text("0\n")
+            stats.write_text("0 0\n")
             env = dict(os.environ, LIBCPROBE_FUZZ_STATS=str(stats))
             proc = subprocess.run(
                 [
@@ -665,13 +665,16 @@ def supervise(seconds: float, argv: list[str]) -> int:
                 check=False,
             )
             sessions += 1
-            runs += int(stats.read_text().strip() or 0)
+            counted = [int(n) for n in stats.read_text().split()] + [0, 0]
+            runs += counted[0]
+            known += counted[1]
             if proc.returncode != 0:
                 crashes += 1
     elapsed = time.monotonic() - start
     print(
         f"fuzz_elf: supervised run done: {elapsed:.0f} s, about {runs} inputs "
-        f"(counted every 100), {sessions} libFuzzer sessions, {crashes} ended by a crash",
+        f"(counted every 100), {known} hit a known bug (skipped), {sessions} libFuzzer "
+        f"sessions, {crashes} ended by a crash",
         flush=True,
     )
     return 1 if crashes else 0
@@ -729,11 +732,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     targets = Targets(instrument=atheris)
     ignore_known = args.ignore_known
     stats = os.environ.get("LIBCPROBE_FUZZ_STATS")
-    count = [0]
+    count = [0, 0]  # inputs, inputs that hit a known bug (skipped)
 
     def write_stats() -> None:
         if stats:
-            Path(stats).write_text(f"{count[0]}\n")
+            Path(stats).write_text(f"{count[0]} {count[1]}\n")
 
     def test_one_input(data: bytes) -> None:
         count[0] += 1
@@ -743,6 +746,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             one_input(targets, data)
         except BaseException as exc:
             if ignore_known and is_known(exc):
+                count[1] += 1
                 return
             write_stats()
             raise

@@ -281,6 +281,29 @@ def test_many_distinct_note_segments_hit_the_read_limit(
     assert counter.most <= MAX_BYTES_PER_FILE
 
 
+def test_many_strings_hit_the_read_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """6000 DT_NEEDED names 4 KiB apart in a sparse string table: each name read touches new
+    blocks (24 MiB in all), so the reader stops with ReadLimitError at MAX_BYTES_PER_FILE."""
+    mib = 1 << 20
+    size = 32 * mib
+    entries = [(DT_STRTAB, mib), (DT_STRSZ, size - mib)]
+    entries += [(DT_NEEDED, k * 4096) for k in range(6000)] + [(DT_NULL, 0)]
+    blob = dyn(entries)
+    head = bytearray(4096)
+    head[0:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
+    struct.pack_into("<HHIQQQIHHHHHH", head, 16, 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", head, 64, PT_LOAD, 4, 0, 0, 0, size, size, 4096)
+    struct.pack_into("<IIQQQQQQ", head, 120, PT_DYNAMIC, 6, 4096, 4096, 0, len(blob), len(blob), 8)
+    path = sparse(tmp_path / "strings", bytes(head) + blob, size=size)
+    counter = ReadCounter(monkeypatch)
+    with hang_guard(5), pytest.raises(ReadLimitError):
+        read_elf(path)
+    assert counter.most <= MAX_BYTES_PER_FILE
+    assert not libcprobe.inspect(path).ok
+    assert libcprobe.detect(path).family is None
+    assert counter.most <= MAX_BYTES_PER_FILE
+
+
 def test_large_static_pie_is_scanned_once(tmp_path: Path) -> None:
     size = 20 << 20
     head = bytearray(elf64(b"\0" * 64, [], etype=3, load_flags=4))

@@ -264,9 +264,11 @@ def test_unreadable_file_via_mode_zero_as_root(
     def deny(path: str, flags: int, mode: int = 0o777) -> int:
         raise PermissionError(errno.EACCES, "Permission denied", path)
 
+    target = tmp_path / "x"
+    target.write_bytes(b"\x7fELF")  # exists (libcprobe stats before it opens), but denied
     monkeypatch.setattr(os, "open", deny)
     with pytest.raises(FileAccessError, match="permission denied") as info:
-        read_elf(tmp_path / "x")
+        read_elf(target)
     assert info.value.errno == errno.EACCES
 
 

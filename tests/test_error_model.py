@@ -1,8 +1,9 @@
 """The error model of docs/errors.md, enforced: every public call on every kind of bad input
 gives the documented result or LibcprobeError subclass, and nothing else escapes.
 
-Also: a property test over random and corrupted files, the known gaps (each an
-``xfail(strict=True)`` naming the bug), and a bounded run of fuzz/fuzz_elf.py.
+Also: a property test over random and corrupted files, regression tests for the gaps the
+fuzzer and these tests found (docs/errors.md, "Fixed gaps"), and a bounded run of
+fuzz/fuzz_elf.py.
 """
 
 from __future__ import annotations
@@ -93,20 +94,20 @@ PROGRAM = elfbuild.build(elfbuild.Spec()).data
 
 
 def _read_limit_file(path: Path) -> None:
-    """17 PT_NOTE segments of 1 MiB each (sparse): reading them all needs 17 MiB."""
+    """A sparse 32 MiB file with 6000 DT_NEEDED names 4 KiB apart in its string table: each
+    name is read (up to its NUL, at most MAX_STRING bytes) from new blocks, 24 MiB in all."""
     mib = 1 << 20
-    count = MAX_BYTES_PER_FILE // mib + 1
-    head = bytearray(64 + 56 * count)
+    size = 32 * mib
+    entries = [(5, mib), (10, size - mib)] + [(1, k * 4096) for k in range(6000)] + [(0, 0)]
+    dynamic = b"".join(struct.pack("<qQ", tag, value) for tag, value in entries)
+    head = bytearray(4096)
     head[0:16] = b"\x7fELF\x02\x01\x01" + bytes(9)
-    struct.pack_into("<HHIQQQIHHHHHH", head, 16, 3, 62, 1, 0, 64, 0, 0, 64, 56, count, 64, 0, 0)
-    for k in range(count):
-        struct.pack_into("<IIQQQQQQ", head, 64 + 56 * k, 4, 4, (k + 1) * mib, 0, 0, mib, mib, 4)
+    struct.pack_into("<HHIQQQIHHHHHH", head, 16, 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
+    struct.pack_into("<IIQQQQQQ", head, 64, 1, 4, 0, 0, 0, size, size, 4096)  # PT_LOAD
+    struct.pack_into("<IIQQQQQQ", head, 120, 2, 6, 4096, 4096, 0, len(dynamic), len(dynamic), 8)
     with open(path, "wb") as f:
-        f.write(head)
-        for k in range(count):
-            f.seek((k + 1) * mib)
-            f.write(struct.pack("<III", 4, mib - 16, 1) + b"GNU\0")
-        f.truncate((count + 2) * mib)
+        f.write(head + dynamic)
+        f.truncate(size)
 
 
 def _sparse(path: Path, head: bytes) -> None:
@@ -179,15 +180,9 @@ TABLE: dict[str, tuple[Expect, ...]] = {
     "corrupt": (CorruptELFError, "unknown ELF class", R, R, R, 1, 0),
     "sparse_zeros": (NotELFError, "no ELF magic", R, R, R, 1, 0),
     "sparse_elf": (R, None, R, R, R, 0, 0),
-    # Many 1 MiB notes: the total-notes bound stops it long before the per-file read cap.
-    "read_limit": (CorruptELFError, "PT_NOTE segments hold", R, R, R, 1, 0),
+    "read_limit": (ReadLimitError, f"more than {MAX_BYTES_PER_FILE}", R, R, R, 1, 0),
     "unreadable": (FileAccessError, "permission denied", FileAccessError, R, R, 1, 1),
 }
-
-FIFO_IN_ROOT_BUG = (
-    "BUG: detect(executable=FIFO, root=...) blocks forever: open_elf() refuses the FIFO, then "
-    "_detect._shebang() reads it with a blocking open(path, 'rb')"
-)
 
 
 def _cases() -> Iterator[Any]:
@@ -416,19 +411,12 @@ def test_random_files_give_results_or_libcprobe_errors(
     except Hang:
         raise
     except Exception as exc:
-        if _known(exc):  # pinned by an xfail test below
+        if _known(exc):  # a signature listed in fuzz_elf.KNOWN_BUGS (none today)
             return
         raise
 
 
-# -- known gaps: each fails until the bug is fixed -------------------------------------------------
-
-
-NUL_BUG = (
-    "BUG: a path with a NUL byte reaches os.open/os.lstat/os.stat, which raise ValueError "
-    "('embedded null byte'): _elf._open_data, _rootfs.resolve_in_root/exists_in_root/"
-    "glob_in_root catch only OSError"
-)
+# -- regression tests for the fixed gaps ----------------------------------------------------------
 
 
 def _nul_case(kind: str, tmp_path: Path) -> object:
@@ -562,8 +550,8 @@ def _fuzz_budget() -> tuple[bool, float]:
 
 def test_fuzz_harness_short_run(tmp_path: Path) -> None:
     """fuzz/fuzz_elf.py for ~30 s with atheris, else its plain mutation loop for ~10 s
-    (LIBCPROBE_FUZZ_SECONDS overrides; 0 skips). Crashes already pinned by the xfail tests
-    above are skipped (--ignore-known); anything else fails here."""
+    (LIBCPROBE_FUZZ_SECONDS overrides; 0 skips). Any crash fails here (--ignore-known would
+    skip signatures listed in fuzz_elf.KNOWN_BUGS: there are none today)."""
     atheris, seconds = _fuzz_budget()
     if seconds <= 0:
         pytest.skip("LIBCPROBE_FUZZ_SECONDS=0")

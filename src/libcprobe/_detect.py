@@ -214,9 +214,29 @@ def _detect_running(allow_execute: bool) -> LibcInfo:
             )
         )
     if exe_path is None:
+        # Nothing to read; the running glibc can still say what it is.
+        answer = _glibc_confstr()
+        version_text = f"glibc {answer[0]}" if answer else None
         return LibcInfo(
-            family=None,
-            evidence=[*ev, Evidence("family", "none", "platform", None, _NO_PROGRAM)],
+            family=Family.GLIBC if answer else None,
+            version=answer[0] if answer else None,
+            evidence=[
+                *ev,
+                Evidence("family", "none", "platform", None, _NO_PROGRAM),
+                *(
+                    [
+                        Evidence(
+                            "family",
+                            "glibc",
+                            "confstr",
+                            None,
+                            f"os.confstr('CS_GNU_LIBC_VERSION') is {version_text!r}",
+                        )
+                    ]
+                    if answer
+                    else []
+                ),
+            ],
             running=True,
         )
 
@@ -557,6 +577,16 @@ def _detect_elf(
         lib = _read_libc(host, where, root, source, elf, ev)
         if lib is not None:
             family, version, library = lib
+            if source == "proc-maps":
+                ev.append(
+                    Evidence(
+                        "family",
+                        str(family),
+                        "proc-maps",
+                        where,
+                        "the running process has this C library mapped",
+                    )
+                )
             if family is Family.GLIBC and source == "elf-interp":
                 # The version libc.so.6 itself carries, found as ld.so would find it; the
                 # loader's own banner (same glibc build) only when there is no libc.so.6.

@@ -707,6 +707,12 @@ def open_elf(path: Union[str, os.PathLike[str]]) -> Iterator[ELFFile]:
 def _open_data(path: str) -> _Data:
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
+        # stat first: opening a device node (a tape, a watchdog) can have side effects, so
+        # only a regular file is ever opened; fstat below checks it is still one.
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise FileAccessError(f"cannot read as ELF: {kind}", path)
         fd = os.open(path, flags)
     except OSError as exc:
         raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None

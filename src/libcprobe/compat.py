@@ -62,6 +62,7 @@ import enum
 import functools
 import os
 import re
+import stat
 import struct
 import warnings
 from typing import IO, NamedTuple, Optional, Union
@@ -268,6 +269,9 @@ def _get_musl_version(executable: str) -> Optional[_MuslVersion]:
     version can be read.
     """
     try:
+        # Only a regular file is opened: a FIFO would block, a device could have side effects.
+        if not stat.S_ISREG(os.stat(executable).st_mode):
+            return None
         with open(executable, "rb") as f:
             ld = ELFFile(f).interpreter
     except (OSError, TypeError, ValueError):
