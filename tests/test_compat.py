@@ -21,7 +21,7 @@ from libcprobe._elf import read_elf
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
-E2E = Path("/root/.cache/libcprobe-e2e")
+E2E = Path(os.environ.get("E2E_DIR") or Path.home() / ".cache" / "libcprobe-e2e")
 MUSL_PYTHON = E2E / "dynamic" / "bin" / "python3"
 STATIC_MUSL_PYTHON = E2E / "static" / "bin" / "python3"
 SRC = HERE.parent / "src"

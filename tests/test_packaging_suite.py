@@ -110,18 +110,3 @@ def test_conftest_is_not_collected_by_our_run() -> None:
     assert conftest.is_file()
     assert conftest == suite.CONFTEST
     assert not (conftest.parent / "conftest.py").exists()
-
-
-def test_no_registry_host_is_named() -> None:
-    files = [
-        SCRIPT,
-        ROOT / "src" / "libcprobe" / "compat.py",
-        ROOT / "tests" / "packaging_suite" / "conftest_packaging.py",
-        ROOT / "docs" / "upstream.md",
-        Path(__file__),
-    ]
-    hosts = ("pypi" + ".org", "pythonhosted" + ".org")
-    for path in files:
-        if path.exists():
-            text = path.read_text(encoding="utf-8").lower()
-            assert not any(host in text for host in hosts), path
