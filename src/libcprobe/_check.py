@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
+from ._classify import family_of_loader_name
 from ._elf import ELFFile
 from ._model import Family, LibcInfo
 from ._rootfs import exists_in_root, library_dirs
@@ -54,8 +55,6 @@ MANYLINUX_LIBS = frozenset(
 # musl's loader answers for these itself (ldso/dynlink.c, the "reserved" library names).
 _MUSL_BUILTIN = re.compile(r"lib(c|pthread|rt|m|dl|util|xnet)\.so(\.[\d.]+)?|libc\.musl-\w+\.so\.1")
 MUSL_DEFAULT_PATH = ("/lib", "/usr/local/lib", "/usr/lib")
-# glibc's loader is in every process it runs; a DT_NEEDED on it is always satisfied.
-_GLIBC_LOADER = re.compile(r"ld-linux[\w.-]*\.so\.\d+|ld(64)?\.so\.\d+")
 
 
 class Target(NamedTuple):
@@ -145,7 +144,8 @@ class _Resolver:
     def on_system(self, name: str) -> bool:
         if self.target.family is Family.MUSL and _MUSL_BUILTIN.fullmatch(name):
             return True
-        if self.target.family is Family.GLIBC and _GLIBC_LOADER.fullmatch(name):
+        # glibc's loader is in every process it runs: a DT_NEEDED on it is always satisfied.
+        if self.target.family is Family.GLIBC and family_of_loader_name("/" + name) is Family.GLIBC:
             return True
         if self.target.assumed is not None:
             return name in self.target.assumed
@@ -254,5 +254,6 @@ def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
 
 
 def _container(path: str) -> str:
-    """The wheel a member belongs to, or the directory a file lies in."""
+    """The wheel a member belongs to; for a file, the directory above the one it lies in (a
+    package and its sibling ``.libs`` directory share it)."""
     return path.split("!", 1)[0] if "!" in path else os.path.dirname(os.path.dirname(path))

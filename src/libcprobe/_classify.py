@@ -101,7 +101,7 @@ def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
     ev: list[Evidence] = []
     api = android_api_level(elf)
 
-    libc = _classify_as_libc(elf, scan)
+    libc = _classify_as_libc(elf, scan, api)
     if libc is not None:
         return libc
 
@@ -240,11 +240,10 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
     return found, found is not None or any(MUSL_MARKER in data for _, data in chunks)
 
 
-def _classify_as_libc(elf: ELFFile, scan: bool) -> Optional[Classification]:
+def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[Classification]:
     path = elf.path
     soname = elf.soname or ""
     defs = elf.version_definitions
-    api = android_api_level(elf)
     if soname.startswith("libc.so.6") or (
         any(d.startswith("GLIBC_2.") for d in defs)
         and family_of_loader_name("/" + soname) is Family.GLIBC

@@ -155,17 +155,37 @@ def _from_override(value: str) -> LibcInfo:
 
 
 def _running_arch() -> Optional[str]:
+    path = _running_program()[0]
+    if path is None:
+        return None
     try:
-        with open_elf(_running_executable_path()) as elf:
+        with open_elf(path) as elf:
             return elf.arch
     except LibcprobeError:
         return None
 
 
-def _running_executable_path() -> str:
+def _running_program() -> tuple[Optional[str], Optional[str], list[Evidence]]:
+    """(path to read, how to name it, evidence) for the running program: /proc/self/exe (what
+    the kernel runs, even when deleted), else sys.executable, else nothing."""
     if os.path.exists("/proc/self/exe"):
-        return "/proc/self/exe"
-    return sys.executable
+        shown = sys.executable or None
+        with contextlib.suppress(OSError):
+            shown = os.readlink("/proc/self/exe")
+        why = "the running program, as the kernel sees it"
+        return (
+            "/proc/self/exe",
+            shown,
+            [Evidence("interpreter", shown or "", "proc-exe", "/proc/self/exe", why)],
+        )
+    if sys.executable:
+        why = "no /proc: using sys.executable"
+        return (
+            sys.executable,
+            sys.executable,
+            [Evidence("interpreter", sys.executable, "platform", sys.executable, why)],
+        )
+    return None, None, []
 
 
 # -- the running interpreter ---------------------------------------------------------------
@@ -186,33 +206,7 @@ def _detect_running(allow_execute: bool) -> LibcInfo:
             ],
             running=True,
         )
-    ev: list[Evidence] = []
-    exe_path = None
-    shown = sys.executable or None
-    if os.path.exists("/proc/self/exe"):
-        exe_path = "/proc/self/exe"
-        with contextlib.suppress(OSError):
-            shown = os.readlink("/proc/self/exe")
-        ev.append(
-            Evidence(
-                "interpreter",
-                shown or "",
-                "proc-exe",
-                "/proc/self/exe",
-                "the running program, as the kernel sees it",
-            )
-        )
-    elif sys.executable:
-        exe_path = sys.executable
-        ev.append(
-            Evidence(
-                "interpreter",
-                sys.executable,
-                "platform",
-                sys.executable,
-                "no /proc: using sys.executable",
-            )
-        )
+    exe_path, shown, ev = _running_program()
     if exe_path is None:
         # Nothing to read; the running glibc can still say what it is.
         answer = _glibc_confstr()

@@ -210,10 +210,6 @@ class _Data:
             self._fd = None
             self._cache.clear()
 
-    @property
-    def closed(self) -> bool:
-        return self._fd is None and self._mem is None
-
     def read_uncached(self, offset: int, size: int) -> bytes:
         """Up to ``size`` bytes at ``offset`` (clipped to the file), bypassing the cache: for
         scans of large read-only segments."""

@@ -107,11 +107,6 @@ def find_musl_version(chunks: Chunks) -> Optional[Found]:
     return _nearest_musl_version(chunks, marker_at, 1 << 62)
 
 
-def has_musl_marker(chunks: Chunks) -> bool:
-    """True when the data holds musl's loader usage text."""
-    return any(MUSL_MARKER in data for _, data in chunks)
-
-
 def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
     """The release version from glibc's banner in ``libc.so.6`` or ``ld.so``, or None."""
     for offset, data in chunks:

@@ -7,7 +7,6 @@ Loops and long chains stop after :data:`MAX_SYMLINK_HOPS` hops with :class:`Root
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 from collections import deque
@@ -117,6 +116,8 @@ def library_dirs(root: Optional[str]) -> list[str]:
 
 def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
     """Glob a pattern (absolute, as seen inside root) whose wildcards are in the last part."""
+    import fnmatch  # only roots and library searches need it, not detect() of this process
+
     directory, _, name = pattern.rpartition("/")
     directory = directory or "/"
     try:

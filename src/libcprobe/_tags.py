@@ -40,9 +40,10 @@ _MANYLINUX_ARCHS = {
     "loongarch64",
     "riscv64",
 }
-_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
-_LAST_GLIBC_MINOR = {1: 50}  # packaging: defaultdict(lambda: 50) for majors below the current
-_ANDROID_ABIS = {"aarch64": "arm64_v8a", "armv7l": "armeabi_v7a", "i686": "x86", "x86_64": "x86_64"}
+LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+# packaging assumes every older glibc major ended at minor 50 (defaultdict(lambda: 50)).
+_LAST_GLIBC_MINOR = 50
+ANDROID_ABIS = {"aarch64": "arm64_v8a", "armv7l": "armeabi_v7a", "i686": "x86", "x86_64": "x86_64"}
 _ANDROID_MIN_API = 16
 
 
@@ -64,7 +65,7 @@ def platform_tags(info: LibcInfo, *, linux_first: bool = True) -> list[str]:
         return []
     archs = _running_archs(info) if info.running else [info.arch]
     if info.family is Family.BIONIC:
-        abi = _ANDROID_ABIS.get(info.arch)
+        abi = ANDROID_ABIS.get(info.arch)
         if abi is None or info.version is None:
             return []
         return [
@@ -105,9 +106,7 @@ def _manylinux(info: LibcInfo, archs: list[str]) -> Iterator[str]:
         return
     current = (info.version.major, info.version.minor)
     floor = manylinux_floor(archs)
-    maxima = [current] + [
-        (major, _LAST_GLIBC_MINOR.get(major, 50)) for major in range(current[0] - 1, 1, -1)
-    ]
+    maxima = [current] + [(major, _LAST_GLIBC_MINOR) for major in range(current[0] - 1, 1, -1)]
     override = _manylinux_module() if info.running else None
     for arch in archs:
         for major, top in maxima:
@@ -116,7 +115,7 @@ def _manylinux(info: LibcInfo, archs: list[str]) -> Iterator[str]:
                 version = (major, minor)
                 if _allowed(override, arch, version, current):
                     yield f"manylinux_{major}_{minor}_{arch}"
-                    legacy = _LEGACY_MANYLINUX.get(version)
+                    legacy = LEGACY_MANYLINUX.get(version)
                     if legacy is not None:
                         yield f"{legacy}_{arch}"
 

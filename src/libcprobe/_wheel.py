@@ -27,6 +27,7 @@ __all__ = [
     "WheelMember",
     "WheelName",
     "iter_wheel_members",
+    "open_wheel",
     "parse_wheel_name",
 ]
 
@@ -154,10 +155,10 @@ def _member_count(path: str) -> int:
     return int(count)
 
 
-def iter_wheel_members(path: str, *, all_files: bool = False) -> Iterator[WheelMember]:
-    """The members of a wheel that are ELF files, parsed (with ``all_files``, every other
-    member too, with ``is_elf`` False). Raises :class:`FileAccessError` when the wheel cannot
-    be read and :class:`CorruptELFError` when it is not a zip or lists too many members."""
+def open_wheel(path: str) -> zipfile.ZipFile:
+    """Open a wheel as a zip after checking its member count from the end record. Raises
+    :class:`FileAccessError` when it cannot be read and :class:`CorruptELFError` when it is
+    not a zip or lists more than :data:`MAX_WHEEL_MEMBERS` members."""
     try:
         count = _member_count(path)
     except OSError as exc:
@@ -167,9 +168,16 @@ def iter_wheel_members(path: str, *, all_files: bool = False) -> Iterator[WheelM
             f"the zip lists {count} members (libcprobe reads at most {MAX_WHEEL_MEMBERS})", path
         )
     try:
-        zf = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise CorruptELFError(f"not a readable zip file: {exc}", path) from None
+
+
+def iter_wheel_members(path: str, *, all_files: bool = False) -> Iterator[WheelMember]:
+    """The members of a wheel that are ELF files, parsed (with ``all_files``, every other
+    member too, with ``is_elf`` False). Raises :class:`FileAccessError` when the wheel cannot
+    be read and :class:`CorruptELFError` when it is not a zip or lists too many members."""
+    zf = open_wheel(path)
     budget = _Budget()
     with zf:
         for info in zf.infolist()[:MAX_WHEEL_MEMBERS]:

@@ -7,13 +7,15 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
-from ._tags import manylinux_floor
+from ._errors import LibcprobeError
+from ._tags import ANDROID_ABIS, LEGACY_MANYLINUX, manylinux_floor
 from ._tree import Item
-from ._wheel import parse_wheel_name
+from ._wheel import open_wheel, parse_wheel_name
 
 __all__ = ["PlatformTag", "WheelSummary", "parse_platform_tag", "summarize_wheel"]
 
-_LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
+# The inverse of the tag tables in _tags: one source for each mapping.
+_LEGACY = {name: version for version, name in LEGACY_MANYLINUX.items()}
 _TAG_PATTERNS = (
     (re.compile(r"manylinux_(\d+)_(\d+)_(\w+)"), "glibc"),
     (re.compile(r"(manylinux1|manylinux2010|manylinux2014)_(\w+)"), "glibc-legacy"),
@@ -21,7 +23,7 @@ _TAG_PATTERNS = (
     (re.compile(r"android_(\d+)_(\w+)"), "bionic"),
     (re.compile(r"linux_(\w+)"), "any"),
 )
-_ANDROID_ARCH = {"arm64_v8a": "aarch64", "armeabi_v7a": "armv7l", "x86": "i686", "x86_64": "x86_64"}
+_ANDROID_ARCH = {abi: arch for arch, abi in ANDROID_ABIS.items()}
 
 
 class PlatformTag(NamedTuple):
@@ -85,7 +87,7 @@ class WheelSummary(NamedTuple):
 
 def _wheel_metadata_tags(path: str) -> tuple[str, ...]:
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_wheel(path) as zf:
             for info in zf.infolist():
                 parts = info.filename.split("/")
                 if (
@@ -100,7 +102,7 @@ def _wheel_metadata_tags(path: str) -> tuple[str, ...]:
                         for line in text.splitlines()
                         if line.startswith("Tag:")
                     )
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (LibcprobeError, zipfile.BadZipFile, OSError, ValueError):
         return ()
     return ()
 
