@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._inspect import FileReport, inspect
     from ._model import Evidence, Family, LibcInfo, LibcVersion
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "MAX_BYTES_PER_FILE",
