@@ -1,7 +1,7 @@
 """Measurements that must run inside one interpreter: the child half of ``run.py``.
 
 ``run.py`` runs this file as a script, under the host interpreter or under another one (the
-musl CPython of ``shared/e2e``), with ``libcprobe``, ``packaging`` and, when present,
+musl CPython of ``e2e/build``), with ``libcprobe``, ``packaging`` and, when present,
 ``pyelftools`` importable. It prints one JSON object on stdout. Standard library only besides
 those three; Python 3.9 syntax.
 

@@ -1006,7 +1006,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         if musl is None:
             results["musl_interpreter"] = {
                 "skipped": f"no musl interpreter at {E2E_DIR}/dynamic/bin/python3 "
-                f"(build it with shared/e2e/build) or no {MUSL_LOADER}"
+                f"(build it with e2e/build) or no {MUSL_LOADER}"
             }
         else:
             log(f"1c. musl interpreter {musl}")

@@ -1,79 +1,31 @@
 """End-to-end fixtures: real musl CPython 3.11 interpreters (dynamic and fully static) and a
-glibc-free musl chroot, built by the recipe in ``../shared/e2e`` (see docs/e2e.md).
+glibc-free musl chroot, built by this repository's recipe ``e2e/build`` (see docs/e2e.md).
 
-The ``e2e`` session fixture skips off Linux x86_64 and when not root, locates ``$E2E_DIR``
-(default ``~/.cache/libcprobe-e2e``), builds it once with ``../shared/e2e/build`` when it is
-missing and ``LIBCPROBE_E2E=1`` (and skips when it is missing otherwise), and makes the
-session's PYTHONPATH directory: copies of ``src/libcprobe``, of the test venv's ``packaging``
-and of ``libcprobe_e2e_probe.py``. ``pytest_terminal_summary`` prints the side-by-side table of
-every interpreter probed and writes it, as Markdown and JSON, into pytest's temporary directory.
+The ``e2e`` session fixture skips off Linux x86_64 and when not root, and uses ``$E2E_DIR``
+(default ``~/.cache/libcprobe-e2e``). With ``LIBCPROBE_E2E=1`` a missing cache was built at
+session start (cache.py), and a failed build fails every e2e test; without it a missing cache
+skips them. It makes the session's PYTHONPATH directory: copies of ``src/libcprobe``, of the
+test venv's ``packaging`` and of ``libcprobe_e2e_probe.py``. ``pytest_terminal_summary`` prints
+the side-by-side table of every interpreter probed and writes it, as Markdown and JSON, into
+pytest's temporary directory.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 import pytest
 
-from .harness import E2E, PROBE_FILE, RECIPE, SRC_PACKAGE, Report, side_by_side
+from .cache import BUILD_FAILURE, ENABLE, RECIPE, e2e_dir, missing, unsupported
+from .harness import E2E, PROBE_FILE, SRC_PACKAGE, Report, side_by_side
 
-ENABLE = "LIBCPROBE_E2E"
 MISSING_REASON = "e2e cache missing; set LIBCPROBE_E2E=1 to build it"
 REPORT_KEY = pytest.StashKey[Report]()
-
-
-def _missing(e2e_dir: Path) -> list[Path]:
-    """What the tests need from the built cache and is not there."""
-    rootfs = e2e_dir / "rootfs"
-    needed = [
-        e2e_dir / "dynamic" / "bin" / "python3",
-        e2e_dir / "static" / "bin" / "python3",
-        rootfs / "lib" / "ld-musl-x86_64.so.1",
-        rootfs / "proc",
-        rootfs / "opt" / "pythonpath",
-    ]
-    # The rootfs holds both installs at the same absolute paths as on the host.
-    needed += [Path(f"{rootfs}{e2e_dir}/{kind}/bin/python3") for kind in ("dynamic", "static")]
-    return [p for p in needed if not p.exists()]
-
-
-def _build(e2e_dir: Path, log: Path) -> None:
-    """Run ../shared/e2e/build (about 6 minutes); fail the session loudly if it fails."""
-    build = RECIPE / "build"
-    if not os.access(build, os.X_OK):
-        pytest.fail(
-            f"{ENABLE}=1 and {MISSING_REASON.split(';')[0]} ({e2e_dir}), but the recipe that "
-            f"builds it is missing: no {build} (clone shared/ beside the repository)",
-            pytrace=False,
-        )
-    start = time.monotonic()
-    with open(log, "wb") as out:
-        rc = subprocess.run(
-            [str(build)],
-            env={**os.environ, "E2E_DIR": str(e2e_dir)},
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        ).returncode
-    tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-    if rc != 0:
-        pytest.fail(f"{build} failed (exit {rc}); its output: {log}\n{tail}", pytrace=False)
-    missing = _missing(e2e_dir)
-    if missing:
-        pytest.fail(
-            f"{build} exited 0 but left out {', '.join(map(str, missing))}; output: {log}\n{tail}",
-            pytrace=False,
-        )
-    sys.stderr.write(f"e2e: built {e2e_dir} in {time.monotonic() - start:.0f} s ({log})\n")
 
 
 def _make_pythonpath(directory: Path) -> str:
@@ -113,30 +65,31 @@ def _dpkg_version(package: str) -> Optional[str]:
 @pytest.fixture(scope="session")
 def e2e(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> E2E:
     """The built e2e cache and the session's PYTHONPATH directory (skips where impossible)."""
-    if sys.platform != "linux" or platform.machine() != "x86_64":
-        pytest.skip(f"e2e needs Linux x86_64, not {sys.platform} {platform.machine()}")
-    if os.geteuid() != 0:
-        pytest.skip("e2e needs root (mount, chroot)")
-    e2e_dir = Path(os.environ.get("E2E_DIR") or Path.home() / ".cache" / "libcprobe-e2e")
-    e2e_dir = e2e_dir.absolute()
-    if _missing(e2e_dir):
-        if os.environ.get(ENABLE) != "1":
-            pytest.skip(f"{MISSING_REASON} (E2E_DIR={e2e_dir})")
-        _build(e2e_dir, tmp_path_factory.mktemp("e2e-build") / "build.log")
-    if not os.access(RECIPE / "run-in-chroot", os.X_OK):
-        reason = f"no {RECIPE}/run-in-chroot: the e2e recipe must be beside the repository"
-        if os.environ.get(ENABLE) == "1":
-            pytest.fail(f"{ENABLE}=1 but {reason}", pytrace=False)
+    reason = unsupported()
+    if reason is not None:
         pytest.skip(reason)
+    directory = e2e_dir()
+    failure = request.config.stash.get(BUILD_FAILURE, None)
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
+    if missing(directory):
+        if os.environ.get(ENABLE) != "1":
+            pytest.skip(f"{MISSING_REASON} (E2E_DIR={directory})")
+        pytest.fail(
+            f"{ENABLE}=1 but {directory} lacks {', '.join(map(str, missing(directory)))}",
+            pytrace=False,
+        )
+    if not os.access(RECIPE / "run-in-chroot", os.X_OK):
+        pytest.fail(f"{RECIPE}/run-in-chroot is missing or not executable", pytrace=False)
     report = Report(tmp_path_factory.mktemp("e2e-report"))
     request.config.stash[REPORT_KEY] = report
     pythonpath = tmp_path_factory.mktemp("e2e-pythonpath")
     report.meta["packaging"] = _make_pythonpath(pythonpath)
-    report.meta["E2E_DIR"] = str(e2e_dir)
+    report.meta["E2E_DIR"] = str(directory)
     report.meta["pythonpath"] = str(pythonpath)
-    edited = (e2e_dir / "static/lib/python3.11/ctypes/__init__.py.orig").exists()
+    edited = (directory / "static/lib/python3.11/ctypes/__init__.py.orig").exists()
     report.meta["static_ctypes_stock"] = not edited
-    return E2E(e2e_dir, pythonpath, report)
+    return E2E(directory, pythonpath, report)
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-REPO = Path(__file__).resolve().parents[2]
+from .cache import RECIPE, REPO
+
 SRC_PACKAGE = REPO / "src" / "libcprobe"
-RECIPE = REPO.parent / "shared" / "e2e"
 PROBE_FILE = Path(__file__).with_name("libcprobe_e2e_probe.py")
 PROBE_MODULE = PROBE_FILE.stem
 MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
