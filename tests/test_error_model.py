@@ -168,19 +168,20 @@ Expect = Union[str, type[LibcprobeError], int, None]
 CALLS = ("read_elf", "inspect", "detect", "detect_in_root", "root_scan", "cli_inspect", "cli_exe")
 
 #: kind -> expected outcome of each call in CALLS. For inspect: the text the report's error
-#: contains (None: the report is ok). CLI columns: the exit status.
+#: contains (None: the report is ok). CLI columns: the exit status (1: not ELF or unreadable,
+#: for --executable as for inspect; see docs/cli.md).
 TABLE: dict[str, tuple[Expect, ...]] = {
     "missing": (FileAccessError, "no such file", FileAccessError, FileAccessError, R, 1, 1),
     "directory": (FileAccessError, "directory", FileAccessError, R, R, 0, 1),
     "fifo": (FileAccessError, "not a regular file", FileAccessError, R, R, 1, 1),
     "dangling": (FileAccessError, "dangling", FileAccessError, FileAccessError, R, 1, 1),
-    "empty": (NotELFError, "empty", R, R, R, 1, 0),
-    "not_elf": (NotELFError, "no ELF magic", R, R, R, 1, 0),
-    "truncated": (TruncatedELFError, "past the end", R, R, R, 1, 0),
-    "corrupt": (CorruptELFError, "unknown ELF class", R, R, R, 1, 0),
-    "sparse_zeros": (NotELFError, "no ELF magic", R, R, R, 1, 0),
+    "empty": (NotELFError, "empty", R, R, R, 1, 1),
+    "not_elf": (NotELFError, "no ELF magic", R, R, R, 1, 1),
+    "truncated": (TruncatedELFError, "past the end", R, R, R, 1, 1),
+    "corrupt": (CorruptELFError, "unknown ELF class", R, R, R, 1, 1),
+    "sparse_zeros": (NotELFError, "no ELF magic", R, R, R, 1, 1),
     "sparse_elf": (R, None, R, R, R, 0, 0),
-    "read_limit": (ReadLimitError, f"more than {MAX_BYTES_PER_FILE}", R, R, R, 1, 0),
+    "read_limit": (ReadLimitError, f"more than {MAX_BYTES_PER_FILE}", R, R, R, 1, 1),
     "unreadable": (FileAccessError, "permission denied", FileAccessError, R, R, 1, 1),
 }
 
@@ -293,7 +294,7 @@ def test_override_errors_only_for_the_running_interpreter(
     with pytest.raises(OverrideError) as info:
         libcprobe.detect()
     assert info.value.path is None and not isinstance(info.value, ValueError)
-    assert cli_main([], out=io.StringIO()) == 1
+    assert cli_main([], out=io.StringIO()) == 2  # an override error, like a usage error
     assert libcprobe.detect(sys.executable).family is not None  # not consulted
     assert libcprobe.detect(root=tmp_path).family is None
 

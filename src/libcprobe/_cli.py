@@ -6,11 +6,12 @@ import argparse
 import io
 import json
 import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any, Optional, TextIO
 
 from . import __version__
-from ._errors import LibcprobeError
+from ._errors import LibcprobeError, OverrideError
 from ._model import LibcInfo
 
 EXAMPLES = """\
@@ -27,8 +28,48 @@ examples:
 Nothing is executed: libcprobe reads ELF files. LIBCPROBE_LIBC=musl-1.2 (or glibc-2.28,
 none) overrides detection of the running interpreter where nothing can be read.
 
-exit status: 0 success; 1 a file could not be read as ELF, or detection failed; 2 usage.
+exit status, the same for every command:
+  0  answered (for check: everything can load)
+  1  a problem found (check), a file that is not ELF or cannot be read,
+     or a --root that is not a directory
+  2  a usage error, or a malformed LIBCPROBE_LIBC
 """
+
+#: Exit statuses (one rule for every command; see EXAMPLES and docs/cli.md).
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Wraps the paragraphs of descriptions and epilogs to the terminal width; a paragraph
+    with an indented line (examples, a table) is kept as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.strip("\n").split("\n\n"):
+            lines = paragraph.splitlines()
+            if any(line.startswith(" ") for line in lines):
+                paragraphs.append("\n".join(indent + line for line in lines))
+            else:
+                paragraphs.append(
+                    textwrap.fill(
+                        " ".join(paragraph.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                    )
+                )
+        return "\n\n".join(paragraphs) + "\n"
+
+
+def _jobs(text: str) -> int:
+    """``-j N``: a positive number of processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -74,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         "program or root filesystem runs on, its version and linkage, and the wheel platform "
         "tags it can load, by reading ELF files, never running them.",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"libcprobe {__version__}")
     _common(parser, suppress=False)
@@ -83,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
         "detect",
         help="detect the libc (the default command)",
         description="Detect the libc of the running interpreter, of --executable, or of --root.",
+        epilog='exit status: 0 answered ("none found" included, for an ELF program without a '
+        "libc); 1 --executable is not an ELF file or cannot be read, or --root is not a "
+        "directory; 2 usage, or a malformed LIBCPROBE_LIBC.",
+        formatter_class=_Formatter,
     )
     _common(detect, suppress=True)
     tags = sub.add_parser(
@@ -91,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the wheel platform tags the detected libc and "
         "architecture can load, most preferred first, one per line "
         "(--json: a list).",
+        epilog="exit status: 0 answered (no tags included: the reason goes to stderr); 1 "
+        "--executable is not an ELF file or cannot be read, or --root is not a directory; 2 "
+        "usage, or a malformed LIBCPROBE_LIBC.",
+        formatter_class=_Formatter,
     )
     _common(tags, suppress=True)
     tags.add_argument(
@@ -112,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
         "elf_class, endian, arch, type, interpreter, needed, soname, rpath, runpath, linkage, "
         "family, glibc_requires, libc_version, error; and one object per wheel with the keys "
         "wheel, declared, metadata, binaries, family, arch, glibc_requires, justified, "
-        "problems.\n\nexit status: 0 all ELF files read; 1 some could not be; 2 usage.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "problems.\n\nexit status: 0 every file named was read (a directory's non-ELF files are "
+        "skipped, not errors); 1 a file could not be read or is not ELF; 2 usage.",
+        formatter_class=_Formatter,
     )
     inspect.add_argument("paths", nargs="+", metavar="PATH", help="ELF files, directories, wheels")
     inspect.add_argument(
@@ -141,8 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         "manylinux_2_17_x86_64 dist/foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl\n  "
         "libcprobe check --root ./alpine-rootfs ./venv/lib/python3.12/site-packages\n\n"
         "exit status: 0 everything can load; 1 a problem (one line each: file, what it "
-        "needs, what the target has); 2 usage.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "needs, what the target has), or a file that is not ELF or cannot be read; 2 usage, "
+        "--root with --platform, or a malformed --platform.",
+        formatter_class=_Formatter,
     )
     check.add_argument("paths", nargs="+", metavar="TARGET", help="wheels, directories, files")
     check.add_argument(
@@ -170,10 +221,10 @@ def _tree_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-j",
         "--jobs",
-        type=int,
+        type=_jobs,
         default=1,
         metavar="N",
-        help="read files in N processes (output order does not change)",
+        help="read files in N processes, N >= 1 (output order does not change)",
     )
 
 
@@ -194,14 +245,29 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout) -> int:
         from ._detect import detect
 
         info = detect(args.executable, root=args.root, allow_execute=args.allow_execute)
+        not_elf = _not_elf(info, args)
+        if not_elf is not None:
+            print(f"libcprobe: error: {not_elf}", file=sys.stderr)
+            return EXIT_PROBLEM
         if args.command == "tags":
             return _tags(info, args, out)
         return _summary(info, args, out)
+    except OverrideError as exc:
+        print(f"libcprobe: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except LibcprobeError as exc:
         print(f"libcprobe: error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_PROBLEM
     except BrokenPipeError:  # pragma: no cover - e.g. `libcprobe tags | head -1`
         return 0
+
+
+def _not_elf(info: LibcInfo, args: argparse.Namespace) -> Optional[str]:
+    """Why ``--executable`` gave no answer at all: it (or its #! interpreter) is not ELF."""
+    if args.executable is None or info.arch is not None or info.family is not None:
+        return None
+    reasons = [e.detail for e in info.evidence if e.source == "elf-header" and e.value == "none"]
+    return f"{args.executable}: {reasons[-1] if reasons else 'not an ELF file'}"
 
 
 def _tags(info: LibcInfo, args: argparse.Namespace, out: TextIO) -> int:
@@ -225,6 +291,10 @@ def _no_tags_reason(info: LibcInfo) -> str:
     if info.arch is None:
         return "its architecture is unknown"
     return "no libc was found"
+
+
+#: How _detect marks a root's program that was passed over (a symlink loop, a link out).
+_NOT_USED = "not used: "
 
 
 def _summary(info: LibcInfo, args: argparse.Namespace, out: TextIO) -> int:
@@ -255,6 +325,11 @@ def _summary(info: LibcInfo, args: argparse.Namespace, out: TextIO) -> int:
         rows.append(("extensions", "cannot load: " + _no_tags_reason(info)))
     elif info.can_load_extensions:
         rows.append(("extensions", "can load"))
+    rows.extend(
+        ("skipped", f"{ev.value}: {ev.detail[len(_NOT_USED) :]}")
+        for ev in info.evidence
+        if ev.fact == "interpreter" and ev.detail.startswith(_NOT_USED)
+    )
     if tags:
         shown = ", ".join(tags[:4])
         more = f" ... ({len(tags)} in all: `libcprobe tags`)" if len(tags) > 4 else ""
@@ -363,12 +438,19 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     from ._detect import detect
     from ._tree import iter_items
 
+    if args.platform and getattr(args, "root", None):
+        print(
+            "libcprobe check: error: --root and --platform exclude each other: the target is "
+            "either a root filesystem or a platform tag",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.platform:
         try:
             target = target_from_tag(args.platform)
         except ValueError as exc:
             print(f"libcprobe: error: --platform: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     else:
         target = target_from_info(detect(root=args.root))
     items = list(iter_items(args.paths, jobs=1, keep_elf=True, progress=_progress()))
@@ -389,9 +471,15 @@ def _check(args: argparse.Namespace, out: TextIO) -> int:
     else:
         for problem in problems:
             print(str(problem), file=out)
-        verdict = "can load" if not problems else f"{len(problems)} problem(s)"
+        verdict = "can load" if not problems else _count(len(problems), "problem")
         print(
-            f"{binaries} binaries checked against {target.description}: {verdict}",
-            file=sys.stderr if problems else out,
+            f"{_count(binaries, 'binary', 'binaries')} checked against {target.description}: "
+            f"{verdict}",
+            file=sys.stderr,  # always: standard output holds the problem lines alone
         )
-    return 1 if problems else 0
+    return EXIT_PROBLEM if problems else EXIT_OK
+
+
+def _count(n: int, one: str, many: Optional[str] = None) -> str:
+    """``1 binary``, ``3 binaries``, ``0 problems``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"

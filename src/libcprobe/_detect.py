@@ -85,13 +85,16 @@ def detect(
     Linux, or a file that is not ELF), with evidence saying why. Results are cached per
     arguments; see :func:`clear_cache`.
 
-    Raises :class:`OverrideError` for a malformed ``LIBCPROBE_LIBC``, :class:`RootError` for
+    Raises :class:`OverrideError` for a malformed ``LIBCPROBE_LIBC`` (an empty one is the same
+    as unset), :class:`RootError` for
     a ``root`` that is not a directory or a symlink loop inside it, and
     :class:`FileAccessError` for an ``executable`` that cannot be read at all.
     """
     exe = os.fspath(executable) if executable is not None else None
     root_dir = os.fspath(root) if root is not None else None
     override = os.environ.get(ENV_OVERRIDE) if exe is None and root_dir is None else None
+    if override is not None and not override.strip():
+        override = None  # set but empty (LIBCPROBE_LIBC=): the same as unset
     key = (exe, root_dir, allow_execute, override)
     cached = _cache.get(key)
     if cached is not None:
@@ -741,6 +744,7 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
     for program in ROOT_PROGRAMS:
         found = exists_in_root(root, program)
         if found is None:
+            ev.extend(_unresolvable(root, program))
             continue
         info = _detect_program(
             found,
@@ -748,13 +752,14 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
             root,
             allow_execute,
             [
+                *ev,
                 Evidence(
                     "interpreter",
                     program,
                     "file",
                     program,
                     "the first dynamic program found in the root",
-                )
+                ),
             ],
         )
         if info.linkage == "dynamic":
@@ -816,6 +821,16 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
         )
     )
     return LibcInfo(family=None, root=root, evidence=ev)
+
+
+def _unresolvable(root: str, program: str) -> list[Evidence]:
+    """Evidence that ``program`` exists in the root but cannot be resolved (a symlink loop, a
+    link out of the root), so the answer says why it was passed over; else nothing."""
+    try:
+        resolve_in_root(root, program)
+    except RootError as exc:
+        return [Evidence("interpreter", program, "file", program, f"not used: {exc.reason}")]
+    return []
 
 
 def _root_loaders(root: str) -> list[tuple[str, str]]:
