@@ -22,7 +22,7 @@ import stat
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, NoReturn, Optional, Union
 
 from ._arch import arch_name
 from ._errors import (
@@ -69,6 +69,12 @@ _ELFDATA2MSB = 2
 
 # e_type (gABI).
 _TYPE_NAMES = {0: "NONE", 1: "REL", 2: "EXEC", 3: "DYN", 4: "CORE"}
+
+ET_EXEC = 2
+ET_DYN = 3
+#: The kernel's bound (fs/binfmt_elf.c load_elf_phdrs): a program header table of 0 bytes or
+#: more than 64 KiB is refused.
+_KERNEL_MAX_PHDRS = 65536
 
 # Program header types and flags (gABI, "Program Header").
 PT_LOAD = 1
@@ -269,6 +275,8 @@ class ELFFile:
         self.file_size = data.size
         self._parse_header(data)
         self._parse_program_headers(data)
+        if self.type in (ET_EXEC, ET_DYN):
+            self._check_loadable(data)
         self._parse_interpreter(data)
         self._parse_dynamic(data)
         self._parse_notes(data)
@@ -395,7 +403,10 @@ class ELFFile:
             _shnum,
             _shstrndx,
         ) = struct.unpack(fmt, raw)
+        self._shentsize, self._shnum, self._shstrndx = shentsize, _shnum, _shstrndx
         if phnum == _PN_XNUM:
+            if self.type in (ET_EXEC, ET_DYN):
+                _refuse(data, "e_phnum is PN_XNUM (0xffff): the kernel reads no extended count")
             phnum = self._extended_phnum(data, shentsize)
         if phnum and phentsize != self._phentsize:
             raise CorruptELFError(
@@ -446,6 +457,31 @@ class ELFFile:
             if ph.type == p_type:
                 return ph
         return None
+
+    def _check_loadable(self, data: _Data) -> None:
+        """The header checks of the kernel's ``load_elf_binary`` (fs/binfmt_elf.c) that decide
+        whether a program or library can be loaded at all; the dynamic loader makes the same
+        ones for libraries (glibc's elf/dl-load.c). Each failure is a CorruptELFError naming
+        the rule. Not applied: the checks of the interpreter file (another file), of the
+        machine against the running kernel (not a property of the file), arm64's
+        ``PT_GNU_PROPERTY`` parsing, and p_offset/p_vaddr congruence (mmap fails after the
+        point of no return; no toolchain writes such a file)."""
+        size = self._phnum * self._phentsize
+        if size == 0 or size > _KERNEL_MAX_PHDRS:
+            _refuse(data, f"its program header table is {size} bytes (must be 1-65536)")
+        limit = 1 << self.elf_class
+        for ph in self.program_headers:
+            if ph.type == PT_INTERP:
+                if not 2 <= ph.filesz <= MAX_STRING:
+                    _refuse(data, f"PT_INTERP is {ph.filesz} bytes (must be 2-{MAX_STRING})")
+                last = data.read(ph.offset + ph.filesz - 1, 1, "PT_INTERP")
+                if last != b"\0":
+                    _refuse(data, "PT_INTERP is not NUL-terminated")
+            elif ph.type == PT_LOAD:
+                if ph.filesz > ph.memsz:
+                    _refuse(data, f"a PT_LOAD has p_filesz {ph.filesz:#x} > p_memsz {ph.memsz:#x}")
+                if ph.vaddr + ph.memsz > limit:
+                    _refuse(data, f"a PT_LOAD ends past the address space ({ph.vaddr:#x})")
 
     def _parse_interpreter(self, data: _Data) -> None:
         ph = self._segment(PT_INTERP)
@@ -652,6 +688,10 @@ class ELFFile:
                 notes.append(Note(_decode(name), ntype, raw[desc_at : desc_at + descsz]))
                 pos = nxt
         self.notes = tuple(notes)
+
+
+def _refuse(data: _Data, why: str) -> NoReturn:
+    raise CorruptELFError(f"{why}; execve refuses it (fs/binfmt_elf.c)", data.name)
 
 
 def _align(n: int, to: int) -> int:
