@@ -1,8 +1,8 @@
 """Sphinx configuration for the libcprobe documentation.
 
-Build (warnings are errors, as in ``scripts/test``)::
+Build (warnings are errors and every cross-reference must resolve, as in ``scripts/test``)::
 
-    python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python -m sphinx -W -n --keep-going -b html docs docs/_build/html
 
 Markdown pages are read by MyST; the API reference comes from the docstrings (autodoc) and the
 CLI reference from ``libcprobe._cli.build_parser()`` (``_ext/libcprobe_docs.py``).
@@ -18,6 +18,12 @@ HERE = Path(__file__).resolve().parent
 # version is installed; then the local Sphinx extension.
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE / "_ext"))
+
+import re  # noqa: E402
+
+from docutils import nodes  # noqa: E402
+from sphinx.addnodes import pending_xref  # noqa: E402
+from sphinx.application import Sphinx  # noqa: E402
 
 import libcprobe  # noqa: E402
 
@@ -53,6 +59,51 @@ napoleon_numpy_docstring = False
 napoleon_use_ivar = True
 napoleon_use_rtype = False
 
+# Cross-references are checked (sphinx -n, as scripts/test builds). The build is offline (no
+# intersphinx inventory of the Python docs), so standard-library names stay unlinked.
+nitpicky = True
+nitpick_ignore = [("py:class", "os.PathLike")]
+
 html_theme = "furo"
 html_title = f"libcprobe {release}"
 html_static_path: list[str] = []
+
+
+# -- public names under the name users import ----------------------------------------------
+# The public classes and functions are defined in private modules (libcprobe._model, ...) and
+# re-exported; autodoc writes annotations, "Bases:" and attribute types with the defining
+# module (libcprobe._model.Family). Rewrite those to the public name (libcprobe.Family), as
+# link targets and as text, before references are resolved. (Setting __module__ instead would
+# make autodoc read the member order and the annotations from the wrong module.)
+
+
+def _public_paths() -> dict[str, str]:
+    paths = {}
+    for name in libcprobe.__all__:
+        obj = getattr(libcprobe, name)
+        module = getattr(obj, "__module__", None)
+        if isinstance(module, str) and module.startswith("libcprobe._"):
+            paths[f"{module}.{obj.__qualname__}"] = f"libcprobe.{name}"
+    return paths
+
+
+PUBLIC_PATHS = _public_paths()
+_PRIVATE_PATH = re.compile("|".join(re.escape(p) for p in sorted(PUBLIC_PATHS, key=len)[::-1]))
+
+
+def _publicise(text: str) -> str:
+    return _PRIVATE_PATH.sub(lambda m: PUBLIC_PATHS[m.group(0)], text)
+
+
+def publish_names(app: Sphinx, doctree: nodes.document) -> None:
+    for ref in doctree.findall(pending_xref):
+        target = ref.get("reftarget", "")
+        ref["reftarget"] = PUBLIC_PATHS.get(target, target)
+    for text in list(doctree.findall(nodes.Text)):
+        new = _publicise(str(text))
+        if new != str(text):
+            text.parent.replace(text, nodes.Text(new))
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("doctree-read", publish_names)

@@ -328,7 +328,7 @@ def _subcommands() -> list[str]:
 def sphinx_build(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
     for module in ("sphinx", "myst_parser", "furo"):
         pytest.importorskip(module)
-    argv = ["-W", "--keep-going", "-q", "-b", "html", "-d", str(out / ".doctrees")]
+    argv = ["-W", "-n", "--keep-going", "-q", "-b", "html", "-d", str(out / ".doctrees")]
     return subprocess.run(
         [sys.executable, "-m", "sphinx", *argv, str(source), str(out)],
         capture_output=True,
@@ -349,6 +349,11 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     api = (tmp_path / "html" / "api.html").read_text(encoding="utf-8")
     for name in libcprobe.__all__:
         assert f'id="libcprobe.{name}"' in api, f"libcprobe.{name} is missing from api.html"
+    # public names render as users import them (libcprobe.Family), never by their private
+    # defining module (libcprobe._model.Family), in text, titles or links
+    public = "|".join(re.escape(name) for name in libcprobe.__all__)
+    private = re.findall(rf"libcprobe\._\w+\.(?:{public})\b", api)
+    assert not private, sorted(set(private))
 
 
 def test_docs_build_without_the_optional_pages(tmp_path: Path) -> None:

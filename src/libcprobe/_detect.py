@@ -76,7 +76,8 @@ def detect(
 
     Args:
         executable: a program; None for the running interpreter (or, with ``root``, the first
-            of :data:`ROOT_PROGRAMS` found in the root).
+            dynamically linked of ``/usr/bin/python3``, ``/usr/local/bin/python3``, ``/bin/sh``
+            and a few more found in the root: ``libcprobe._detect.ROOT_PROGRAMS``).
         root: treat this directory as ``/`` (an unpacked image, a sysroot, a chroot).
         allow_execute: allow running a musl loader to cross-check its version (the way
             ``packaging`` does). Off by default; the bytes decide whenever they answer.

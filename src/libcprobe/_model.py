@@ -32,7 +32,7 @@ class LibcVersion:
     """A libc version: ordered, hashable, compares with tuples of ints.
 
     ``LibcVersion.parse("1.2.5-git-3-gabcdef")`` keeps the numbers ``(1, 2, 5)`` in
-    :attr:`release` and the whole text in :attr:`raw`; ``str()`` gives the canonical text
+    ``release`` and the whole text in ``raw``; ``str()`` gives the canonical text
     (the numbers joined by dots). ``LibcVersion((1, 2)) == (1, 2)`` and ``>= (1, 1)`` work,
     so it can be used where ``packaging`` uses a ``(major, minor)`` tuple. For bionic the
     version is the Android API level, a single number.
@@ -270,7 +270,7 @@ class LibcInfo:
         ``linux_<arch>`` comes first, as in ``packaging`` 26.3 and later; pass
         ``linux_first=False`` for the order of ``packaging`` 26.2 and older (``linux_<arch>``
         last). Empty when nothing binary can load: no architecture known, or a static
-        interpreter (see :attr:`can_load_extensions`)."""
+        interpreter (see ``can_load_extensions``)."""
         from ._tags import platform_tags
 
         return platform_tags(self, linux_first=linux_first)

@@ -29,7 +29,7 @@ What is provided, mirroring ``packaging._elffile``, ``packaging._musllinux`` and
 Differences from ``packaging``, all deliberate:
 
 - :func:`_get_musl_version` reads the musl loader's version string from its read-only data
-  (:func:`libcprobe._classify.classify`) instead of running it. So it also answers for a loader
+  (``libcprobe._classify.classify``) instead of running it. So it also answers for a loader
   of another architecture (a foreign root mounted in place, a cross sysroot), and returns None,
   instead of raising :class:`OSError` from ``subprocess``, when the loader named in
   ``PT_INTERP`` is missing or cannot be executed.
@@ -47,7 +47,7 @@ Differences from ``packaging``, all deliberate:
   large; so does an offset past 2**63, where ``packaging`` raises :class:`OverflowError` from
   ``seek()``. ``interpreter`` is read on first access (like ``packaging``) and then cached.
 
-Why :class:`ELFFile` does not use libcprobe's full reader (:func:`libcprobe._elf.read_elf`):
+Why :class:`ELFFile` does not use libcprobe's full reader (``libcprobe._elf.read_elf``):
 that reader also parses the dynamic section, symbol versions and notes, and rejects files whose
 dynamic section or notes are corrupt, or whose header is cut off after ``e_phnum`` (58 bytes of
 an ELF64 file are enough for ``packaging``). Callers of ``ELFFile`` only ask for the header
