@@ -20,7 +20,7 @@ STATIC = FIXTURES / "built" / "musl-gcc-static" / "hello"
 I386 = FIXTURES / "built" / "gcc-m32-dynamic" / "hello"  # ELF32
 
 
-def _phdrs(data: bytes) -> list[tuple[int, int]]:
+def _phdrs(data: bytes | bytearray) -> list[tuple[int, int]]:
     """(offset of the header, p_type) of each program header."""
     is64 = data[4] == 2
     phoff = struct.unpack_from("<Q" if is64 else "<I", data, 32 if is64 else 28)[0]
@@ -31,7 +31,7 @@ def _phdrs(data: bytes) -> list[tuple[int, int]]:
     ]
 
 
-def _interp_header(data: bytes) -> int:
+def _interp_header(data: bytes | bytearray) -> int:
     return next(at for at, t in _phdrs(data) if t == 3)
 
 
