@@ -703,12 +703,12 @@ def test_env_shebang_in_a_root_looks_inside_the_root(tmp_path: Path) -> None:
 
 
 def _glibc_root(tmp_path: Path) -> Path:
-    """A root with a glibc program whose loader is missing, so libc.so.6 is looked up through
-    /etc/ld.so.conf; the only libc.so.6 sits in /opt/deep, named by an included file."""
+    """A root with a glibc library (no PT_INTERP: no loader to read), so libc.so.6 is looked up
+    through /etc/ld.so.conf; the only libc.so.6 sits in /opt/deep, named by an included file."""
     root = tmp_path / "root"
     for d in ("usr/bin", "etc/ld.so.conf.d", "opt/deep"):
         (root / d).mkdir(parents=True)
-    program = elfbuild.Spec(interp="/lib64/ld-linux-x86-64.so.2", needed=["libc.so.6"])
+    program = elfbuild.Spec(interp=None, needed=["libc.so.6"])
     (root / "usr/bin/python3").write_bytes(elfbuild.build(program).data)
     libc = elfbuild.Spec(
         interp=None,

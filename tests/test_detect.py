@@ -246,7 +246,8 @@ def test_root_with_missing_loader(tmp_path: Path, programs: dict[str, Path]) -> 
     (root / "usr/lib/x86_64-linux-musl/libc.so").unlink()
     info = libcprobe.detect(root=root)
     assert info.family is Family.MUSL and info.version is None
-    assert any("cannot read it" in e.detail for e in info.evidence)
+    assert info.can_load_extensions is False  # its loader is gone: it cannot start
+    assert any("does not exist in this root" in e.detail for e in info.evidence)
 
 
 def test_root_whose_loader_is_not_musl(tmp_path: Path, programs: dict[str, Path]) -> None:

@@ -24,8 +24,9 @@ from typing import Any, Optional, Union
 from ._classify import Classification, classify, family_of_loader_name
 from ._elf import ELFFile, open_elf
 from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
+from ._libc_strings import glibc_version
 from ._model import Evidence, Family, LibcInfo, LibcVersion
-from ._rootfs import exists_in_root, glob_in_root, library_dirs, resolve_in_root
+from ._rootfs import LIBRARY_DIRS, exists_in_root, glob_in_root, library_dirs, resolve_in_root
 
 __all__ = ["clear_cache", "detect"]
 
@@ -39,6 +40,11 @@ ROOT_PROGRAMS = (
     "/usr/bin/env",
     "/bin/ls",
     "/usr/bin/ls",
+    # NixOS and Guix System: the system profile (there is no /usr/bin/python3)
+    "/run/current-system/sw/bin/python3",
+    "/run/current-system/sw/bin/sh",
+    "/run/current-system/profile/bin/python3",
+    "/run/current-system/profile/bin/sh",
 )
 #: Where loaders and libcs are looked for in a root that has no dynamic program.
 _LOADER_NAMES = ("ld-musl-*.so.1", "ld-linux*.so.*", "ld64.so.*", "ld.so.1")
@@ -54,6 +60,9 @@ LOADER_GLOBS = (
 MAX_SHEBANG_HOPS = 4
 
 ENV_OVERRIDE = "LIBCPROBE_LIBC"
+#: The running program as the kernel presents it (a module constant, so tests can stand in
+#: for an emulator).
+PROC_SELF_EXE = "/proc/self/exe"
 _NO_PROGRAM = "neither /proc/self/exe nor sys.executable names the running program"
 
 _cache: dict[tuple[Optional[str], Optional[str], bool, Optional[str]], LibcInfo] = {}
@@ -172,15 +181,15 @@ def _running_arch() -> Optional[str]:
 def _running_program() -> tuple[Optional[str], Optional[str], list[Evidence]]:
     """(path to read, how to name it, evidence) for the running program: /proc/self/exe (what
     the kernel runs, even when deleted), else sys.executable, else nothing."""
-    if os.path.exists("/proc/self/exe"):
+    if os.path.exists(PROC_SELF_EXE):
         shown = sys.executable or None
         with contextlib.suppress(OSError):
-            shown = os.readlink("/proc/self/exe")
+            shown = os.readlink(PROC_SELF_EXE)
         why = "the running program, as the kernel sees it"
         return (
-            "/proc/self/exe",
+            PROC_SELF_EXE,
             shown,
-            [Evidence("interpreter", shown or "", "proc-exe", "/proc/self/exe", why)],
+            [Evidence("interpreter", shown or "", "proc-exe", PROC_SELF_EXE, why)],
         )
     if sys.executable:
         why = "no /proc: using sys.executable"
@@ -294,7 +303,7 @@ def _glibc_confstr() -> Optional[tuple[LibcVersion, str]]:
     if name != "glibc":
         return None
     try:
-        return LibcVersion.parse(number), text
+        return glibc_version(number), text
     except ValueError:
         return None
 
@@ -380,7 +389,10 @@ def _detect_program(
     ev = list(ev)
     try:
         with open_elf(host_path) as elf:
-            return _detect_elf(elf, shown, root, allow_execute, ev, running, known, mapped)
+            foreign = running and host_path == PROC_SELF_EXE and _foreign_to_this_process(elf)
+            if not foreign:
+                return _detect_elf(elf, shown, root, allow_execute, ev, running, known, mapped)
+        return _past_an_emulator(elf, allow_execute, ev, known)
     except LibcprobeError as exc:
         if isinstance(exc, FileAccessError) and not running and hops == 0 and root is None:
             raise
@@ -398,7 +410,9 @@ def _detect_program(
                     interpreter,
                     "file",
                     host_path,
-                    f"{shown} is a script for {interpreter}",
+                    f"{shown} is a script for {interpreter}; this describes {interpreter} (a "
+                    "launcher such as a pyenv shim picks the real interpreter only when run: to "
+                    "describe that one, pass its path, e.g. what `pyenv which python3` prints)",
                 )
             )
             return _detect_program(
@@ -423,6 +437,73 @@ def _detect_program(
                 running=running,
             )
         return LibcInfo(family=None, executable=shown, root=root, evidence=ev, running=running)
+
+
+#: Machine families, by the prefixes of their ``uname -m`` and wheel-tag names: the running
+#: interpreter's /proc/self/exe must be of the family the kernel reports (a 32-bit program on a
+#: 64-bit kernel, or one under ``linux32``, stays within its family).
+MACHINE_FAMILIES = (
+    ("x86", ("x86_64", "amd64", "i386", "i486", "i586", "i686", "x32")),
+    ("arm", ("aarch64", "arm")),
+    ("ppc", ("ppc", "powerpc")),
+    ("s390", ("s390",)),
+    ("riscv", ("riscv",)),
+    ("mips", ("mips",)),
+    ("loongarch", ("loongarch",)),
+    ("sparc", ("sparc",)),
+)
+
+
+def _machine_family(name: Optional[str]) -> Optional[str]:
+    for family, prefixes in MACHINE_FAMILIES:
+        if name is not None and name.startswith(prefixes):
+            return family
+    return None
+
+
+def _foreign_to_this_process(elf: ELFFile) -> bool:
+    """True when /proc/self/exe cannot be this interpreter: its word size or byte order differ
+    from this process's, or its machine is not of the kernel's family (the emulator's own file
+    under an emulator that does not present the guest program there)."""
+    if (elf.elf_class == 64) != (sys.maxsize > 2**32):
+        return True
+    if elf.little_endian != (sys.byteorder == "little"):
+        return True
+    try:
+        kernel = os.uname().machine
+    except (AttributeError, OSError):  # pragma: no cover - Linux always has uname
+        return False
+    mine, theirs = _machine_family(elf.arch), _machine_family(kernel)
+    return mine is not None and theirs is not None and mine != theirs
+
+
+def _past_an_emulator(
+    proc_exe: ELFFile,
+    allow_execute: bool,
+    ev: list[Evidence],
+    known: Optional[tuple[Family, LibcVersion]],
+) -> LibcInfo:
+    why = (
+        f"/proc/self/exe is {proc_exe.arch} ELF{proc_exe.elf_class} code, not the running program "
+        f"(this process is {'64' if sys.maxsize > 2**32 else '32'}-bit {sys.byteorder}-endian on "
+        f"a {os.uname().machine} kernel): an emulator's own file"
+    )
+    if not sys.executable:
+        ev.append(Evidence("interpreter", "none", "proc-exe", PROC_SELF_EXE, why))
+        family, version = known if known is not None else (None, None)
+        return LibcInfo(family=family, version=version, evidence=ev, running=True)
+    ev.append(
+        Evidence(
+            "interpreter",
+            sys.executable,
+            "proc-exe",
+            PROC_SELF_EXE,
+            why + "; using sys.executable",
+        )
+    )
+    return _detect_program(
+        sys.executable, sys.executable, None, allow_execute, ev, running=True, known=known, hops=1
+    )
 
 
 def _shebang(path: str, root: Optional[str]) -> Optional[str]:
@@ -559,20 +640,15 @@ def _detect_elf(
     if mapped is not None:
         candidates.append((mapped, mapped, "proc-maps"))
     if interp is not None:
-        try:
-            host = resolve_in_root(root, interp) if root is not None else interp
-            if root is not None and not os.path.lexists(host) and interp.startswith("/lib"):
-                # merged /usr: /lib is a symlink to usr/lib on current distributions, and an
-                # unpacked package or image layer may lack that link.
-                merged = resolve_in_root(root, "/usr" + interp)
-                if os.path.lexists(merged):
-                    host = merged
-        except RootError as exc:
-            ev.append(Evidence("version", "none", "file", interp, exc.reason))
-        else:
+        host = _loader_host(interp, root, ev)
+        if host is not None and not running and not os.path.exists(host):
+            return _cannot_start(cls, interp, root, ev, common)
+        if host is not None:
             candidates.append((host, interp, "elf-interp"))
     for host, where, source in candidates:
         lib = _read_libc(host, where, root, source, elf, ev)
+        if lib is None and source == "elf-interp":
+            lib = _through_shim(host, where, root, elf, ev)
         if lib is not None:
             family, version, library = lib
             if source == "proc-maps":
@@ -588,8 +664,9 @@ def _detect_elf(
             if family is Family.GLIBC and source == "elf-interp":
                 # The version libc.so.6 itself carries, found as ld.so would find it; the
                 # loader's own banner (same glibc build) only when there is no libc.so.6.
-                version, library = _glibc_from_libc_so(elf, root, ev) or (version, library)
-            if family is Family.MUSL and allow_execute:
+                found = _glibc_from_libc_so(elf, root, ev, origin=shown, loader=where)
+                version, library = found or (version, library)
+            if family is Family.MUSL and allow_execute and library == where:
                 from ._execute import cross_check_musl
 
                 version = cross_check_musl(host, version, ev)
@@ -607,7 +684,10 @@ def _detect_elf(
     named_version: Optional[LibcVersion] = None
     named_library: Optional[str] = None
     if cls.family is Family.GLIBC:
-        named_version, named_library = _glibc_from_libc_so(elf, root, ev) or (None, None)
+        found = _glibc_from_libc_so(elf, root, ev, origin=shown)
+        named_version, named_library = found or (None, None)
+    elif cls.family is Family.MUSL and interp is None:
+        named_version, named_library = _musl_from_needed(elf, root, ev) or (None, None)
     elif cls.family is Family.BIONIC:
         named_version = _android_api(cls, root, ev)
     return LibcInfo(
@@ -620,6 +700,151 @@ def _detect_elf(
         evidence=ev,
         **common,
     )
+
+
+def _loader_host(interp: str, root: Optional[str], ev: list[Evidence]) -> Optional[str]:
+    """The host path of a PT_INTERP (None when it cannot be resolved inside the root)."""
+    if root is None:
+        return interp
+    try:
+        host = resolve_in_root(root, interp)
+        if not os.path.lexists(host) and interp.startswith("/lib"):
+            # merged /usr: /lib is a symlink to usr/lib on current distributions, and an
+            # unpacked package or image layer may lack that link.
+            merged = resolve_in_root(root, "/usr" + interp)
+            if os.path.lexists(merged):
+                host = merged
+    except RootError as exc:
+        ev.append(Evidence("version", "none", "file", interp, exc.reason))
+        return None
+    return host
+
+
+def _cannot_start(
+    cls: Classification,
+    interp: str,
+    root: Optional[str],
+    ev: list[Evidence],
+    common: dict[str, Any],
+) -> LibcInfo:
+    """A dynamic program whose loader is missing: the kernel refuses to start it (ENOENT), so
+    it loads nothing and no binary wheel suits it here, whatever it was built for."""
+    where = "in this root" if root is not None else "on this machine"
+    ev.append(
+        Evidence("interpreter", "missing", "elf-interp", interp, f"{interp} does not exist {where}")
+    )
+    ev.append(
+        Evidence(
+            "extensions",
+            "false",
+            "elf-interp",
+            interp,
+            f"its loader {interp} (PT_INTERP) does not exist {where}: the kernel cannot start "
+            "the program here, so it loads no extension module and no wheel tag applies"
+            + (f" (it was built for {cls.family.value})" if cls.family is not None else ""),
+        )
+    )
+    return LibcInfo(
+        family=cls.family,
+        linkage="dynamic",
+        interpreter=interp,
+        can_load_extensions=False,
+        evidence=ev,
+        **common,
+    )
+
+
+#: How a glibc-compatibility shim names musl's loader (gcompat's loader execs it).
+_MUSL_LOADER_PREFIX = b"/lib/ld-musl-"
+#: Most read-only bytes read from a file under glibc's loader name to find what it runs on
+#: (gcompat's shim is ~25 KB).
+SHIM_SCAN = 1024 * 1024
+
+
+def _through_shim(
+    host: str, interp: str, root: Optional[str], program: ELFFile, ev: list[Evidence]
+) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
+    """PT_INTERP is a program, not a libc: a compatibility shim such as Alpine's gcompat
+    (``/lib/ld-linux-x86-64.so.2`` re-executes musl's loader with libgcompat preloaded). What
+    runs the program is then the musl loader the shim names, or the one it is linked with."""
+    try:
+        with open_elf(host) as shim:
+            if sum(size for _, size in shim.readonly_ranges()) > SHIM_SCAN:
+                return None
+            named = _named_musl_loader(shim.readonly_data())
+            shim_family = classify(shim, scan=True).family
+            shim_interp = shim.interpreter
+    except LibcprobeError:
+        return None
+    loaders = [named] if named is not None else []
+    if shim_interp is not None and family_of_loader_name(shim_interp) is Family.MUSL:
+        loaders.append(shim_interp)
+    if shim_family is Family.MUSL and not loaders:
+        for directory in ("/lib", "/usr/lib"):
+            loaders.extend(glob_in_root(root, f"{directory}/ld-musl-*.so.1"))
+    for loader in loaders:
+        loader_host = exists_in_root(root, loader) if root is not None else loader
+        if loader_host is None or not os.path.exists(loader_host):
+            continue
+        lib = _read_libc(loader_host, loader, root, "elf-interp", program, [])
+        if lib is None or lib[0] is not Family.MUSL:
+            continue
+        ev.append(
+            Evidence(
+                "family",
+                "musl",
+                "elf-interp",
+                interp,
+                f"PT_INTERP {interp} is not glibc's loader but a compatibility shim that runs "
+                f"the program on musl's loader {loader} (as Alpine's gcompat does)",
+            )
+        )
+        _read_libc(loader_host, loader, root, "elf-interp", program, ev)
+        _note_compat_library(program, root, ev)
+        return lib
+    return None
+
+
+def _named_musl_loader(chunks: list[tuple[int, bytes]]) -> Optional[str]:
+    for _, data in chunks:
+        at = data.find(_MUSL_LOADER_PREFIX)
+        if at < 0:
+            continue
+        end = data.find(b"\0", at, at + 64)
+        name = data[at:end] if end > 0 else b""
+        if name.endswith(b".so.1"):
+            return name.decode("ascii", "replace")
+    return None
+
+
+def _note_compat_library(program: ELFFile, root: Optional[str], ev: list[Evidence]) -> None:
+    """Say which file answers to glibc's name (libc.so.6 -> libgcompat.so.0) and that its
+    glibc version is made up."""
+    for directory in library_dirs(root):
+        shown = f"{directory.rstrip('/')}/libc.so.6"
+        host = exists_in_root(root, shown)
+        if host is None:
+            continue
+        try:
+            with open_elf(host) as lib:
+                soname = lib.soname
+                is_glibc = classify(lib, scan=False).is_libc
+        except LibcprobeError:
+            continue
+        if is_glibc:
+            return
+        ev.append(
+            Evidence(
+                "family",
+                "musl",
+                "elf-soname",
+                shown,
+                f"libc.so.6 is {soname or 'a library'} over musl, not glibc: glibc's version "
+                "query (gnu_get_libc_version) there returns a fixed made-up answer (gcompat: "
+                "'2.8' or $GLIBC_FAKE_VERSION), not a version of anything that runs",
+            )
+        )
+        return
 
 
 def _android_api(
@@ -697,11 +922,18 @@ def _read_libc(
 
 
 def _glibc_from_libc_so(
-    program: ELFFile, root: Optional[str], ev: list[Evidence]
+    program: ELFFile,
+    root: Optional[str],
+    ev: list[Evidence],
+    *,
+    origin: Optional[str] = None,
+    loader: Optional[str] = None,
 ) -> Optional[tuple[Optional[LibcVersion], str]]:
-    """Find libc.so.6 the way ld.so would (ld.so.conf, then the default directories) and read
-    its banner."""
-    for directory in library_dirs(root):
+    """Find libc.so.6 the way ld.so would and read its banner: the program's DT_RPATH /
+    DT_RUNPATH (how Nix and Guix point at their glibc), ld.so.conf and the multiarch
+    directories, the loader's own directory (a glibc's built-in directory: /nix/store/…/lib,
+    /usr/glibc-compat/lib), then the defaults."""
+    for directory in _libc_search_path(program, root, origin, loader):
         shown = f"{directory.rstrip('/')}/libc.so.6"
         host = exists_in_root(root, shown)
         if host is None:
@@ -728,6 +960,60 @@ def _glibc_from_libc_so(
     return None
 
 
+def _libc_search_path(
+    program: ELFFile, root: Optional[str], origin: Optional[str], loader: Optional[str]
+) -> list[str]:
+    own = [] if program.runpath else list(program.rpath)
+    own.extend(program.runpath)
+    here = origin.rsplit("/", 1)[0] or "/" if origin and origin.startswith("/") else None
+    dirs = []
+    for entry in own[:64]:
+        if "$ORIGIN" in entry or "${ORIGIN}" in entry:
+            if here is None:
+                continue
+            entry = entry.replace("${ORIGIN}", here).replace("$ORIGIN", here)
+        if entry.startswith("/") and "$" not in entry:
+            dirs.append(entry)
+    configured = library_dirs(root)
+    dirs.extend(d for d in configured if d not in LIBRARY_DIRS)
+    if loader is not None and loader.startswith("/"):
+        for path in (loader, _real_path(root, loader)):
+            if path is not None:
+                dirs.append(path.rsplit("/", 1)[0] or "/")
+    dirs.extend(LIBRARY_DIRS)
+    return list(dict.fromkeys(dirs))
+
+
+def _real_path(root: Optional[str], path: str) -> Optional[str]:
+    """``path`` with its symbolic links resolved, as seen inside ``root``."""
+    try:
+        if root is None:
+            return os.path.realpath(path)
+        host = resolve_in_root(root, path)
+    except (OSError, ValueError, RootError):
+        return None
+    inside = os.path.relpath(host, root)
+    return "/" if inside == "." else "/" + inside
+
+
+def _musl_from_needed(
+    program: ELFFile, root: Optional[str], ev: list[Evidence]
+) -> Optional[tuple[Optional[LibcVersion], str]]:
+    """For a musl file without PT_INTERP (an extension module, a shared library): the musl
+    libc it needs (libc.musl-<arch>.so.1 on Alpine), found in the library directories."""
+    names = [n for n in program.needed if n.startswith("libc.musl-")]
+    for name in names[:2]:
+        for directory in ("/lib", "/usr/lib", "/usr/local/lib"):
+            shown = f"{directory}/{name}"
+            host = exists_in_root(root, shown)
+            if host is None:
+                continue
+            lib = _read_libc(host, shown, root, "elf-needed", program, ev)
+            if lib is not None and lib[0] is Family.MUSL:
+                return lib[1], shown
+    return None
+
+
 # -- a root filesystem ---------------------------------------------------------------------
 
 
@@ -742,6 +1028,7 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
             raise FileAccessError("no such file in the root", exe)
         return _detect_program(host, exe, root, allow_execute, ev)
     first_static: Optional[LibcInfo] = None
+    cannot_start: Optional[LibcInfo] = None
     for program in ROOT_PROGRAMS:
         found = exists_in_root(root, program)
         if found is None:
@@ -763,55 +1050,22 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
                 ),
             ],
         )
-        if info.linkage == "dynamic":
+        if info.linkage == "dynamic" and info.can_load_extensions is False:
+            if cannot_start is None:  # its loader is missing: look further
+                cannot_start = info
+        elif info.linkage == "dynamic":
             return info
-        if first_static is None and info.linkage == "static":
+        elif first_static is None and info.linkage == "static":
             first_static = info
     loaders = _root_loaders(root)
     if loaders:
-        shown, host = loaders[0]
-        try:
-            with open_elf(host) as lib:
-                cls = classify(lib, scan=True)
-                arch = lib.arch
-        except LibcprobeError as exc:
-            ev.append(Evidence("family", "none", "file", shown, exc.reason))
-        else:
-            if cls.is_libc:
-                ev.append(
-                    Evidence(
-                        "family",
-                        str(cls.family),
-                        "file",
-                        shown,
-                        "no dynamic program in the root; its loader/libc is this",
-                    )
-                )
-                ev.extend(e._replace(path=shown) for e in cls.evidence)
-                others = [s for s, _ in loaders[1:]]
-                if others:
-                    ev.append(
-                        Evidence(
-                            "family",
-                            str(cls.family),
-                            "file",
-                            shown,
-                            f"also present: {', '.join(others[:4])}",
-                        )
-                    )
-                version = cls.libc_version.version if cls.libc_version else None
-                return LibcInfo(
-                    family=cls.family,
-                    version=version,
-                    linkage="dynamic",
-                    arch=arch,
-                    library=shown,
-                    can_load_extensions=True,
-                    root=root,
-                    evidence=ev,
-                )
+        from_loader = _from_root_loader(root, loaders, ev)
+        if from_loader is not None:
+            return from_loader
     if first_static is not None:
         return first_static
+    if cannot_start is not None:
+        return cannot_start
     ev.append(
         Evidence(
             "family",
@@ -834,9 +1088,62 @@ def _unresolvable(root: str, program: str) -> list[Evidence]:
     return []
 
 
+def _from_root_loader(
+    root: str, loaders: list[tuple[str, str]], ev: list[Evidence]
+) -> Optional[LibcInfo]:
+    """The answer for a root with no dynamic program: its first loader/libc."""
+    shown, host = loaders[0]
+    try:
+        with open_elf(host) as lib:
+            cls = classify(lib, scan=True)
+    except LibcprobeError as exc:
+        ev.append(Evidence("family", "none", "file", shown, exc.reason))
+        return None
+    if not cls.is_libc:
+        return None
+    ev.append(
+        Evidence(
+            "family",
+            str(cls.family),
+            "file",
+            shown,
+            "no dynamic program in the root; its loader/libc is this",
+        )
+    )
+    ev.extend(e._replace(path=shown) for e in cls.evidence)
+    others = [s for s, _ in loaders[1:]]
+    if others:
+        ev.append(
+            Evidence(
+                "family",
+                str(cls.family),
+                "file",
+                shown,
+                f"also present: {', '.join(others[:4])}",
+            )
+        )
+    version = cls.libc_version.version if cls.libc_version else None
+    library = shown
+    if cls.family is Family.GLIBC and not shown.endswith("/libc.so.6"):
+        # The loader's banner is the same glibc build's; libc.so.6 is what programs load.
+        found = _glibc_from_libc_so(lib, root, ev, loader=shown)
+        version, library = found or (version, library)
+    return LibcInfo(
+        family=cls.family,
+        version=version,
+        linkage="dynamic",
+        arch=lib.arch,
+        library=library,
+        can_load_extensions=True,
+        root=root,
+        evidence=ev,
+    )
+
+
 def _root_loaders(root: str) -> list[tuple[str, str]]:
     """(shown, host) of loader/libc files in the root; glibc's first when both are present,
-    so a stray musl loader on a glibc system does not win."""
+    so a stray musl loader on a glibc system does not win; then those in a Nix or Guix
+    store, newest first."""
     found: list[tuple[int, str, str]] = []
     for pattern in LOADER_GLOBS:
         for shown in glob_in_root(root, "/" + pattern):
@@ -847,7 +1154,59 @@ def _root_loaders(root: str) -> list[tuple[str, str]]:
             rank = 1 if name.startswith("ld-musl-") else 0
             found.append((rank, shown, host))
     found.sort(key=lambda t: t[0])
+    return [(shown, host) for _, shown, host in found] + _store_loaders(root)
+
+
+#: Nix and Guix keep every package in its own store directory, ``<hash>-<name>-<version>``;
+#: their images need have no /lib at all (NixOS manual, "Nix store"; Guix manual, "The Store").
+STORES = ("/nix/store", "/gnu/store")
+STORE_LIBCS = ("glibc-", "musl-")
+#: Store entries looked at (a NixOS store holds tens of thousands) and libc entries kept.
+MAX_STORE_ENTRIES = 200_000
+MAX_STORE_LIBCS = 16
+
+
+def _store_loaders(root: str) -> list[tuple[str, str]]:
+    """(shown, host) of the loaders under a Nix or Guix store's glibc/musl entries, newest
+    version first."""
+    found: list[tuple[tuple[int, ...], str, str]] = []
+    for store in STORES:
+        for entry in _store_libc_entries(root, store):
+            for pattern in _LOADER_NAMES:
+                for shown in glob_in_root(root, f"{store}/{entry}/lib/{pattern}"):
+                    host = exists_in_root(root, shown)
+                    if host is not None:
+                        found.append((_store_version(entry), shown, host))
+    found.sort(key=lambda t: t[0], reverse=True)
     return [(shown, host) for _, shown, host in found]
+
+
+def _store_libc_entries(root: str, store: str) -> list[str]:
+    try:
+        host = resolve_in_root(root, store)
+        entries = os.scandir(host)
+    except (OSError, ValueError, RootError):
+        return []
+    names: list[str] = []
+    with entries:
+        for count, entry in enumerate(entries):
+            if count >= MAX_STORE_ENTRIES or len(names) >= MAX_STORE_LIBCS:
+                break
+            _, _, rest = entry.name.partition("-")
+            if rest.startswith(STORE_LIBCS) and rest[rest.index("-") + 1 :][:1].isdigit():
+                names.append(entry.name)
+    return sorted(names)
+
+
+def _store_version(entry: str) -> tuple[int, ...]:
+    # "<hash>-glibc-2.41-48" -> (2, 41, 48)
+    version = entry.split("-", 2)[2]
+    parts = []
+    for part in version.replace("-", ".").split(".")[:4]:
+        if not part.isdigit():
+            break
+        parts.append(int(part))
+    return tuple(parts)
 
 
 def _replace(info: LibcInfo, **changes: object) -> LibcInfo:

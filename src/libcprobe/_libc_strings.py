@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional
 
 from ._model import Family, LibcVersion
 
-__all__ = ["Found", "find_glibc_banner", "find_musl_version", "find_static_libc"]
+__all__ = ["Found", "find_glibc_banner", "find_musl_version", "find_static_libc", "glibc_version"]
 
 Chunks = list[tuple[int, bytes]]
 
@@ -107,13 +107,22 @@ def find_musl_version(chunks: Chunks) -> Optional[Found]:
     return _nearest_musl_version(chunks, marker_at, 1 << 62)
 
 
+def glibc_version(text: str) -> LibcVersion:
+    """A glibc version: ``major.minor`` only, the whole text kept as ``raw``. A development
+    snapshot is ``2.31.9000`` (the minor after a release, glibc's version.h on master): it has
+    2.31's ABI and more, and is 2.31 to ``packaging`` (which reads two numbers) and here.
+    ``ValueError`` when the text does not start with a version."""
+    parsed = LibcVersion.parse(text)
+    return LibcVersion(parsed.release[:2], raw=parsed.raw)
+
+
 def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
     """The release version from glibc's banner in ``libc.so.6`` or ``ld.so``, or None."""
     for offset, data in chunks:
         match = _GLIBC_BANNER.search(data)
         if match is not None:
             text = match.group(1).decode("ascii")
-            return Found(LibcVersion.parse(text), text, offset + match.start(1))
+            return Found(glibc_version(text), text, offset + match.start(1))
     return None
 
 

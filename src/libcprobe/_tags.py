@@ -97,6 +97,9 @@ def _running_archs(info: LibcInfo) -> list[str]:
     arch = platform.split("_", 1)[1]
     if sys.maxsize <= 2**32:
         arch = {"x86_64": "i686", "aarch64": "armv8l"}.get(arch, arch)
+    elif info.arch in ("x86_64", "aarch64") and arch != info.arch:
+        # A 64-bit interpreter under `linux32` (uname says i686 / armv8l): its code decides.
+        return [str(info.arch)]
     return ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
 
 
