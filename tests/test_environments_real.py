@@ -877,3 +877,65 @@ def test_musl_versions(tmp_path: Path, string: bytes, version: str, raw: str) ->
     assert (str(info.version), info.version.raw) == (version, raw)
     minor = version.split(".")[1]
     assert info.platform_tags()[1] == f"musllinux_1_{minor}_x86_64"
+
+
+# -- a second corpus: every Debian libc in the manifest, installed as its package installs it ----
+
+
+def _manifest_packages() -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())
+    found: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for entry in manifest["fixtures"]:
+        prov = entry["provenance"]
+        if prov["source"] == "debian" and prov["package"] in ("libc6", "musl"):
+            key = (prov["release"], prov["architecture"], prov["package"])
+            found.setdefault(key, []).append(entry)
+    return found
+
+
+PACKAGES = _manifest_packages()
+
+
+def package_layout(entries: list[dict[str, Any]]) -> Layout:
+    """The package's files at their paths, with the links it ships (manifest ``links``); on
+    trixie (packages under usr/), the merged-/usr links every trixie system has."""
+    layout: Layout = {}
+    for entry in entries:
+        prov = entry["provenance"]
+        layout["/" + prov["member"]] = entry["path"]
+        for link, target in prov.get("links", {}).items():
+            layout["/" + link] = "-> " + target
+    if any(k.startswith("/usr/") for k in layout):
+        layout = {"/lib": "-> usr/lib", "/lib64": "-> usr/lib64", **layout}
+    return layout
+
+
+@pytest.mark.parametrize("key", sorted(PACKAGES), ids=lambda k: "-".join(k))
+def test_every_debian_libc_as_installed(tmp_path: Path, key: tuple[str, str, str]) -> None:
+    entries = PACKAGES[key]
+    expect = entries[0]["expect"]
+    info = detect_root(tmp_path, package_layout(entries))
+    assert (str(info.family), str(info.version), info.arch) == (
+        expect["family"],
+        expect["libc_version"],
+        expect["arch"],
+    )
+    if expect["family"] == "glibc" and any(
+        e["path"].endswith(("libc.so.6", ".so")) for e in entries
+    ):
+        assert info.library is not None and "libc" in info.library.rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    "key",
+    sorted(k for k in PACKAGES if k[2] == "libc6" and (k[0], k[1], "musl") in PACKAGES),
+    ids="-".join,
+)
+def test_every_debian_glibc_with_musl_beside_it(tmp_path: Path, key: tuple[str, str, str]) -> None:
+    release, arch, _ = key
+    layout = {**package_layout(PACKAGES[(release, arch, "musl")]), **package_layout(PACKAGES[key])}
+    info = detect_root(tmp_path, layout)
+    assert (str(info.family), str(info.version)) == (
+        "glibc",
+        PACKAGES[key][0]["expect"]["libc_version"],
+    )
