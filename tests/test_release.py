@@ -100,7 +100,13 @@ def test_every_fixture_records_its_license() -> None:
     for wheel in wheels["wheels"]:
         assert _spdx_ids(wheel["license"]["spdx"]) <= KNOWN_SPDX, wheel["wheel"]
         assert wheel["license"]["from"].startswith("wheel METADATA"), wheel["wheel"]
+    envs = json.loads((FIXTURES / "environments" / "PROVENANCE.json").read_text(encoding="utf-8"))
+    for fixture in envs["fixtures"]:
+        assert _spdx_ids(fixture["license"]["spdx"]) <= KNOWN_SPDX, fixture["path"]
+        assert fixture["license"]["from"], fixture["path"]
     committed = {p.relative_to(FIXTURES).as_posix() for p in FIXTURES.rglob("*") if p.is_file()}
     described = {e["path"] for e in entries} | {f"wheels/{w['wheel']}" for w in wheels["wheels"]}
-    undescribed = committed - described - {"README.md", "manifest.json", "wheels/PROVENANCE.json"}
+    described |= {f"environments/{f['path']}" for f in envs["fixtures"]}
+    provenance_files = {"wheels/PROVENANCE.json", "environments/PROVENANCE.json"}
+    undescribed = committed - described - {"README.md", "manifest.json"} - provenance_files
     assert not undescribed
