@@ -461,6 +461,26 @@ def test_alpine_i686(tmp_path: Path) -> None:
     assert summary(info) == musl_answer("1.2.5", "/lib/libc.musl-x86.so.1", arch="i686")
 
 
+def test_alpine_i686_program(tmp_path: Path) -> None:
+    # SYNTHETIC i686 program (no 32-bit musl program among the fixtures) with Alpine's names:
+    # PT_INTERP /lib/ld-musl-i386.so.1, DT_NEEDED libc.musl-x86.so.1.
+    root = build_root(tmp_path / "root", alpine_i686())
+    (root / "usr/bin").mkdir(parents=True)
+    program = elfbuild.Spec(
+        elf_class=32,
+        machine=3,
+        interp="/lib/ld-musl-i386.so.1",
+        needed=["libc.musl-x86.so.1"],
+        verneed=[],
+        notes=[],
+        runpath=None,
+    )
+    (root / "usr/bin/python3").write_bytes(elfbuild.build(program).data)
+    info = libcprobe.detect(root=root)
+    assert summary(info) == musl_answer("1.2.5", "/lib/ld-musl-i386.so.1", arch="i686")
+    assert info.executable == "/usr/bin/python3"
+
+
 def riscv64_roots() -> dict[str, Layout]:
     base = "debian/trixie/riscv64"
     loader = "ld-linux-riscv64-lp64d.so.1"
