@@ -787,6 +787,28 @@ def test_emulator_whose_proc_self_exe_is_not_the_program() -> None:
     assert any("not the running program" in e["detail"] for e in info["evidence"])
 
 
+QEMU_SYSROOT = Path(
+    os.environ.get("LIBCPROBE_QEMU_SYSROOT", Path.home() / ".cache" / "libcprobe-qemu")
+)
+QEMU = QEMU_SYSROOT / "tree" / "usr" / "bin" / "qemu-aarch64-static"
+GUEST_PYTHON = QEMU_SYSROOT / "tree" / "usr" / "bin" / "python3.11"
+
+
+@pytest.mark.skipif(
+    not (QEMU.is_file() and GUEST_PYTHON.is_file()) or sysconfig.get_platform() != "linux-x86_64",
+    reason="no qemu-user sysroot: scripts/make-env-fixtures --qemu-sysroot",
+)
+def test_under_qemu_user() -> None:
+    # REAL: Debian 12's aarch64 python3.11 run by qemu-aarch64-static (both extracted from their
+    # packages, not installed). qemu-user presents the guest program at /proc/self/exe and the
+    # guest machine in uname, so libcprobe inside it answers for the guest.
+    root = str(QEMU_SYSROOT / "tree")
+    info = run_report([str(QEMU), "-L", root, str(GUEST_PYTHON)])
+    assert (info["family"], info["version"], info["arch"]) == ("glibc", "2.36", "aarch64")
+    assert info["platform_tags"] == ["linux_aarch64", "manylinux_2_36_aarch64"]
+    assert not any("not the running program" in e["detail"] for e in info["evidence"])
+
+
 @pytest.mark.skipif(HOST_GLIBC is None, reason="needs a glibc host")
 def test_graalpy_like_no_confstr_and_a_launcher_executable(tmp_path: Path) -> None:
     # GraalPy: os.confstr may be missing and sys.executable may name a launcher; /proc/self/exe
