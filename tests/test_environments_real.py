@@ -183,6 +183,18 @@ def test_musl_interpreter_on_a_glibc_root_cannot_start(tmp_path: Path) -> None:
     )
 
 
+def test_cannot_start_in_the_cli(tmp_path: Path) -> None:
+    layout = {**debian_glibc(), "/opt/python/bin/python3": MUSL_PROGRAM}
+    root = build_root(tmp_path / "root", layout)
+    argv = ["--root", str(root), "--executable", "/opt/python/bin/python3"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "libcprobe", *argv], capture_output=True, text=True, check=True
+    )
+    out = proc.stdout
+    assert "extensions: cannot load: its loader /lib/ld-musl-x86_64.so.1 (PT_INTERP)" in out
+    assert "statically linked" not in out and "tags:       none" in out
+
+
 def test_glibc_program_on_a_musl_root_without_compat_cannot_start(tmp_path: Path) -> None:
     # The mirror image: a manylinux-built program copied onto plain Alpine.
     layout = {**alpine_musl(), "/opt/app/bin/app": GLIBC_PROGRAM}

@@ -283,6 +283,10 @@ def _tags(info: LibcInfo, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _no_tags_reason(info: LibcInfo) -> str:
+    if info.can_load_extensions is False and info.linkage == "dynamic":
+        # its loader is missing: the evidence says which and where
+        why = info.why("extensions")
+        return why[-1].detail if why else "the program cannot start here"
     if info.can_load_extensions is False:
         return (
             "the program is statically linked, so it cannot load extension modules; "
