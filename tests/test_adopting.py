@@ -33,12 +33,6 @@ def _linux_first() -> bool:
     return release >= (26, 3)
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIBCPROBE_LIBC", raising=False)
-    libcprobe.clear_cache()
-
-
 def test_recipe_equals_sys_tags() -> None:
     info = libcprobe.detect()
     if not info.platform_tags():

@@ -11,13 +11,10 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import signal
 import struct
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 from typing import Any, Optional
 
 import pytest
@@ -41,6 +38,7 @@ from libcprobe._elf import (
     read_elf,
 )
 from libcprobe._rootfs import MAX_LD_SO_CONF_FILES, MAX_SYMLINK_HOPS, resolve_in_root
+from shared import hang_guard
 
 GIB = 1 << 30
 PT_NULL, PT_LOAD, PT_DYNAMIC, PT_INTERP, PT_NOTE = 0, 1, 2, 3, 4
@@ -55,38 +53,7 @@ DT_FLAGS_1, DT_VERDEF, DT_VERDEFNUM, DT_VERNEED, DT_VERNEEDNUM = (
 MUSL_LIBC_RODATA = b"\0musl libc (x86_64)\0Version %s\0\x009.8.7\0"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIBCPROBE_LIBC", raising=False)
-    libcprobe.clear_cache()
-
-
 # -- helpers -------------------------------------------------------------------------------
-
-
-class Hang(AssertionError):
-    pass
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: float) -> Iterator[None]:
-    """Fail (instead of hanging) when the block runs longer than ``seconds``. A blocked
-    ``open()`` is interrupted too (PEP 475 retries only after the handler returns)."""
-
-    def fire(signum: int, frame: Optional[FrameType]) -> None:
-        raise Hang(f"still running after {seconds} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except Hang as exc:
-        # A fresh exception: the interrupted frames' tracebacks can be unprintable
-        # (tb_lineno None inside comprehensions on some Python versions).
-        raise Hang(str(exc)) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def elf64(

@@ -13,24 +13,7 @@ import pytest
 import elfbuild
 from libcprobe import __version__
 from libcprobe._cli import build_parser, main
-
-INSPECT_KEYS = [
-    "path",
-    "elf_class",
-    "endian",
-    "arch",
-    "type",
-    "interpreter",
-    "needed",
-    "soname",
-    "rpath",
-    "runpath",
-    "linkage",
-    "family",
-    "glibc_requires",
-    "libc_version",
-    "error",
-]
+from shared import INSPECT_KEYS
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -66,7 +49,7 @@ def test_inspect_json_lines_and_exit_status(tmp_path: Path) -> None:
     status, text = run("inspect", "--json", str(good))
     assert status == 0
     row = json.loads(text)
-    assert list(row) == INSPECT_KEYS
+    assert tuple(row) == INSPECT_KEYS
     assert row["family"] == "musl" and row["glibc_requires"] == "2.17"
     status, text = run("inspect", "--json", str(good), str(bad), str(tmp_path / "missing"))
     rows = [json.loads(line) for line in text.splitlines()]

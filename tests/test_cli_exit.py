@@ -138,6 +138,7 @@ def test_check_of_a_file_that_is_not_elf_is_1(notes: Path) -> None:
         ["inspect", "-j", "0", "x"],
         ["check", "-j", "0", "x"],
         ["check", "--jobs", "-3", "x"],
+        ["check", "-j", "2", "x"],  # check has no -j (it would be ignored)
         ["inspect", "-j", "two", "x"],
         ["check", "--platform", "manylinux_2_17_x86_64", "--root", "/", "x"],
         ["--root", "/", "check", "--platform", "manylinux_2_17_x86_64", "x"],

@@ -22,12 +22,6 @@ int main(void) { const char *h = getenv("HOME"); printf("hello %s\n", h ? h : "?
 """
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIBCPROBE_LIBC", raising=False)
-    libcprobe.clear_cache()
-
-
 @pytest.fixture(scope="session")
 def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """hello built with musl-gcc (dynamic, static, static-pie) and gcc (dynamic, static)."""

@@ -45,12 +45,6 @@ GLIBC = _confstr_version()
 needs_glibc = pytest.mark.skipif(GLIBC is None, reason="the test interpreter is not on glibc")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIBCPROBE_LIBC", raising=False)
-    libcprobe.clear_cache()
-
-
 #: Code run first in the subprocess to hide /proc from libcprobe: /proc/self/exe does not
 #: exist, cannot be read as a link, and /proc/self/maps cannot be opened.
 NO_PROC = textwrap.dedent(

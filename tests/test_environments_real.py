@@ -120,12 +120,6 @@ def detect_root(tmp_path: Path, layout: Layout, executable: Optional[str] = None
     return libcprobe.detect(executable, root=root)
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIBCPROBE_LIBC", raising=False)
-    libcprobe.clear_cache()
-
-
 def glibc_answer(version: str, library: str, arch: str = "x86_64") -> dict[str, Any]:
     major, minor = version.split(".")
     return {

@@ -15,14 +15,12 @@ import io
 import json
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -43,6 +41,7 @@ from libcprobe import (
 )
 from libcprobe._cli import main as cli_main
 from libcprobe._elf import MAX_BYTES_PER_FILE, open_elf, read_elf
+from shared import Hang, hang_guard
 
 REPO = Path(__file__).resolve().parent.parent
 FUZZ = REPO / "fuzz" / "fuzz_elf.py"
@@ -58,34 +57,6 @@ def _load_harness() -> Any:
 
 
 harness = _load_harness()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LIBCPROBE_LIBC", raising=False)
-    libcprobe.clear_cache()
-
-
-class Hang(AssertionError):
-    pass
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: float) -> Iterator[None]:
-    """Fail instead of hanging (a blocked ``open()`` is interrupted too)."""
-
-    def fire(signum: int, frame: Optional[FrameType]) -> None:
-        raise Hang(f"still running after {seconds} s: a hang")
-
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except Hang as exc:
-        raise Hang(str(exc)) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # -- the kinds of bad input --------------------------------------------------------------------

@@ -20,30 +20,11 @@ import oracle
 from libcprobe import Family
 from libcprobe._cli import main
 from libcprobe._elf import read_elf
+from shared import RECORDED_KEYS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]
 IDS = [f["path"] for f in MANIFEST]
-INSPECT_KEYS = (
-    "elf_class",
-    "endian",
-    "arch",
-    "type",
-    "interpreter",
-    "needed",
-    "soname",
-    "rpath",
-    "runpath",
-    "linkage",
-    "family",
-    "glibc_requires",
-    "libc_version",
-)
-
-
-@pytest.fixture(autouse=True)
-def _fresh() -> None:
-    libcprobe.clear_cache()
 
 
 def test_manifest_covers_the_required_architectures() -> None:
@@ -67,8 +48,8 @@ def test_fixture_bytes_match_the_manifest(entry: dict[str, Any]) -> None:
 def test_inspect_matches_the_manifest(entry: dict[str, Any]) -> None:
     report = libcprobe.inspect(FIXTURES / entry["path"]).to_dict()
     assert report["error"] is None
-    got = {k: report[k] for k in INSPECT_KEYS}
-    want = {k: entry["expect"][k] for k in INSPECT_KEYS}
+    got = {k: report[k] for k in RECORDED_KEYS}
+    want = {k: entry["expect"][k] for k in RECORDED_KEYS}
     assert got == want
 
 
@@ -105,8 +86,8 @@ def test_inspect_json_over_all_fixtures_matches_the_manifest() -> None:
     out = io.StringIO()
     assert main(["inspect", "--json", *[str(FIXTURES / p) for p in IDS]], out=out) == 0
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [{k: r[k] for k in INSPECT_KEYS} for r in rows] == [
-        {k: f["expect"][k] for k in INSPECT_KEYS} for f in MANIFEST
+    assert [{k: r[k] for k in RECORDED_KEYS} for r in rows] == [
+        {k: f["expect"][k] for k in RECORDED_KEYS} for f in MANIFEST
     ]
 
 

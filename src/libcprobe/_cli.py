@@ -213,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TAG",
         help="the target is a platform tag such as manylinux_2_28_x86_64",
     )
-    _tree_options(check)
+    # No -j: check keeps every parsed file for the comparison, which a process pool cannot
+    # hand back, so a -j here could only be accepted and ignored.
     return parser
 
 

@@ -57,7 +57,7 @@ MAX_STRING = 4096  # PATH_MAX: no name or path we read is longer
 _BLOCK = 4096
 
 # e_ident indexes and values (gABI, "ELF Identification").
-_ELFMAG = b"\x7fELF"
+ELFMAG = b"\x7fELF"
 _EI_CLASS = 4
 _EI_DATA = 5
 _EI_OSABI = 7
@@ -243,7 +243,9 @@ class _Data:
 class ELFFile:
     """The parsed facts of one ELF file. Build it with :func:`read_elf`.
 
-    All attributes are plain values filled in when the file is read; the file is closed by then.
+    All attributes are plain values filled in when the file is read. From :func:`read_elf`
+    the file is closed by then; inside :func:`open_elf`'s ``with`` block it stays open, so
+    :meth:`readonly_data` can read more of it.
     """
 
     path: str
@@ -368,7 +370,7 @@ class ELFFile:
         if data.size == 0:
             raise NotELFError("not an ELF file: it is empty", data.name)
         ident = data.read(0, min(16, data.size), "ELF identification")
-        if not ident.startswith(_ELFMAG):
+        if not ident.startswith(ELFMAG):
             raise NotELFError("not an ELF file: no ELF magic number", data.name)
         if len(ident) < 16:
             raise TruncatedELFError("ELF identification is cut short", data.name)

@@ -67,6 +67,9 @@ import struct
 import warnings
 from typing import IO, NamedTuple, Optional, Union
 
+from ._elf import ELFMAG, MAX_STRING, PT_INTERP
+from ._elf import MAX_PROGRAM_HEADERS as _READER_MAX_PROGRAM_HEADERS
+
 __all__ = [
     "MAX_INTERPRETER",
     "MAX_PROGRAM_HEADERS",
@@ -90,12 +93,12 @@ __all__ = [
 ]
 
 #: Program headers examined when looking for ``PT_INTERP`` (Linux execs at most 64 KiB of them:
-#: 2048 ELF32 or 1170 ELF64 entries).
-MAX_PROGRAM_HEADERS = 4096
-#: The longest ``PT_INTERP`` read, in bytes (``PATH_MAX``; Linux refuses longer ones).
-MAX_INTERPRETER = 4096
+#: 2048 ELF32 or 1170 ELF64 entries): the reader's own bound.
+MAX_PROGRAM_HEADERS = _READER_MAX_PROGRAM_HEADERS
+#: The longest ``PT_INTERP`` read, in bytes (``PATH_MAX``; Linux refuses longer ones): the
+#: reader's bound on any name or path.
+MAX_INTERPRETER = MAX_STRING
 _MAX_OFFSET = 2**63 - 1  # seek() takes a signed 64-bit offset
-_PT_INTERP = 3
 
 
 # -- packaging._elffile ----------------------------------------------------------------------
@@ -167,7 +170,7 @@ class ELFFile:
         if len(ident) < 16:
             raise ELFInvalid("unable to parse identification")
         magic = ident[:4]
-        if magic != b"\x7fELF":
+        if magic != ELFMAG:
             raise ELFInvalid(f"invalid magic: {magic!r}")
         self.capacity = ident[4]
         self.encoding = ident[5]
@@ -215,7 +218,7 @@ class ELFFile:
                 # Every later header lies at the same offset or further: none can be read.
                 break
             header = struct.unpack(self._p_fmt, raw)
-            if header[type_at] != _PT_INTERP:
+            if header[type_at] != PT_INTERP:
                 continue
             offset, size = header[offset_at], header[size_at]
             if size > MAX_INTERPRETER or offset > _MAX_OFFSET:

@@ -1,0 +1,63 @@
+"""Helpers more than one test module uses (the autouse fixtures are in conftest.py).
+
+- :func:`hang_guard`: fail instead of hanging.
+- :data:`INSPECT_KEYS`: the keys of one ``libcprobe inspect --json`` row, in order;
+  :data:`RECORDED_KEYS`: the ELF facts of them each fixture's manifest entry records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Iterator
+from types import FrameType
+from typing import Optional
+
+__all__ = ["INSPECT_KEYS", "RECORDED_KEYS", "Hang", "hang_guard"]
+
+#: The ELF facts of an ``inspect`` row that tests/fixtures/manifest.json records per fixture.
+RECORDED_KEYS = (
+    "elf_class",
+    "endian",
+    "arch",
+    "type",
+    "interpreter",
+    "needed",
+    "soname",
+    "rpath",
+    "runpath",
+    "linkage",
+    "family",
+    "glibc_requires",
+    "libc_version",
+)
+
+#: One ``inspect --json`` row's keys, in the order they are printed.
+INSPECT_KEYS = ("path", *RECORDED_KEYS, "error")
+
+
+class Hang(AssertionError):
+    """Raised by :func:`hang_guard` when its block runs too long."""
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging) when the block runs longer than ``seconds``. A blocked
+    ``open()`` is interrupted too (PEP 475 retries only after the handler returns).
+
+    It only detects hangs: the limits are generous and are not performance assertions."""
+
+    def fire(signum: int, frame: Optional[FrameType]) -> None:
+        raise Hang(f"still running after {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except Hang as exc:
+        # A fresh exception: the interrupted frames' tracebacks can be unprintable
+        # (tb_lineno None inside comprehensions on some Python versions).
+        raise Hang(str(exc)) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
