@@ -48,7 +48,9 @@ def arch_name(machine: int, elf_class: int, little_endian: bool, flags: int) -> 
 
     - x86_64 code in a 32-bit ELF file is the x32 ABI: ``"x32"``, never ``"x86_64"``.
     - 32-bit ARM is ``"armv7l"`` only for the EABI5 hard-float ABI (PEP 599 defines armv7l
-      wheels as hard-float); soft-float ARM (Debian armel) is ``"armv5tel"``.
+      wheels as hard-float); soft-float ARM (Debian armel) is ``"armv5tel"``. This is the
+      name that decides which wheels an *interpreter* may load (packaging's rule); the CPU an
+      object is built for is :func:`cpu_arch_name`.
     - 64-bit MIPS is ``"mips64"`` in either byte order, as ``uname -m`` reports it.
     """
     is64 = elf_class == 64
@@ -75,6 +77,47 @@ def arch_name(machine: int, elf_class: int, little_endian: bool, flags: int) -> 
     if machine == EM_MIPS:
         return "mips64" if is64 else "mips"
     return _SIMPLE.get(machine)
+
+
+# Tag_CPU_arch of the ARM build attributes ("Addenda to, and Errata in, the ABI for the Arm
+# Architecture", IHI 0045, section "Build attributes"; readelf -A prints the same names) ->
+# the CPU architecture as Linux's uname -m spells it for a 32-bit ARM process. v8 and later
+# CPUs running 32-bit code are "armv8l"; M-profile values are named by their base architecture.
+ARM_CPU_ARCH_NAMES: dict[int, str] = {
+    1: "armv4l",  # v4
+    2: "armv4tl",  # v4T
+    3: "armv5tl",  # v5T
+    4: "armv5tel",  # v5TE
+    5: "armv5tejl",  # v5TEJ
+    6: "armv6l",  # v6
+    7: "armv6l",  # v6KZ
+    8: "armv6l",  # v6T2
+    9: "armv6l",  # v6K
+    10: "armv7l",  # v7
+    11: "armv6l",  # v6-M
+    12: "armv6l",  # v6S-M
+    13: "armv7l",  # v7E-M
+    14: "armv8l",  # v8-A
+    15: "armv8l",  # v8-R
+    16: "armv8l",  # v8-M.baseline
+    17: "armv8l",  # v8-M.mainline
+    18: "armv8l",  # v8.1-A
+    19: "armv8l",  # v8.2-A
+    20: "armv8l",  # v8.3-A
+    21: "armv8l",  # v8.1-M.mainline
+    22: "armv8l",  # v9-A
+}
+
+
+def cpu_arch_name(
+    machine: int, elf_class: int, little_endian: bool, flags: int, arm_cpu_arch: Optional[int]
+) -> Optional[str]:
+    """The CPU architecture an object is built for: :func:`arch_name`, except 32-bit
+    little-endian ARM with build attributes, which is named by its ``Tag_CPU_arch`` (an ARMv7
+    soft-float object is ``"armv7l"``, an ARMv6 hard-float one ``"armv6l"``)."""
+    if machine == EM_ARM and little_endian and arm_cpu_arch in ARM_CPU_ARCH_NAMES:
+        return ARM_CPU_ARCH_NAMES[arm_cpu_arch]
+    return arch_name(machine, elf_class, little_endian, flags)
 
 
 def is_arm_hard_float(flags: int) -> bool:

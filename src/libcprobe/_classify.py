@@ -162,6 +162,18 @@ def _classify_static(elf: ELFFile, scan: bool, ev: list[Evidence]) -> Optional[F
                 )
             )
             return Family.GLIBC
+    start = musl_start_of(elf) if scan else None
+    if start is not None:
+        ev.append(
+            Evidence(
+                "family",
+                "musl",
+                "elf-entry",
+                path,
+                f"static, and e_entry {elf.entry:#x} is musl's _start (as in {start})",
+            )
+        )
+        return Family.MUSL
     if any(note.name == "Go" and note.type == NT_GO_BUILDID for note in elf.notes):
         ev.append(
             Evidence(
@@ -198,6 +210,76 @@ def _classify_static(elf: ELFFile, scan: bool, ev: list[Evidence]) -> Optional[F
             else "static; read-only data not scanned",
         )
     )
+    return None
+
+
+# musl's _start fingerprints (see _musl_start), compiled on first use: per (e_machine, class,
+# little-endian), a list of (source, items); an item is (values, masks) to compare, or
+# (min, max) of a gap the linker may have shortened.
+_Item = tuple[object, object]
+_START: dict[tuple[int, int, bool], list[tuple[str, list[_Item]]]] = {}
+_START_READ = 128  # bytes read at e_entry: more than the longest pattern with its gaps
+
+
+def _compile_start(pattern: str) -> list[_Item]:
+    items: list[_Item] = []
+    values, masks = bytearray(), bytearray()
+    for token in pattern.split():
+        if token.startswith("{"):
+            items.append((bytes(values), bytes(masks)))
+            low, high = token[1:-1].split(",")
+            items.append((int(low), int(high)))
+            values, masks = bytearray(), bytearray()
+        elif token == "??":
+            values.append(0)
+            masks.append(0)
+        elif token[0] == "?":
+            values.append(int(token[1], 16))
+            masks.append(0x0F)
+        else:
+            values.append(int(token, 16))
+            masks.append(0xFF)
+    items.append((bytes(values), bytes(masks)))
+    return items
+
+
+def _start_table() -> dict[tuple[int, int, bool], list[tuple[str, list[_Item]]]]:
+    if not _START:
+        from ._musl_start import START_PATTERNS
+
+        for machine, cls, little, pattern, source in START_PATTERNS:
+            key = (machine, cls, little)
+            _START.setdefault(key, []).append((source, _compile_start(pattern)))
+    return _START
+
+
+def _matches(code: bytes, items: list[_Item], pos: int = 0) -> bool:
+    for i, (first, second) in enumerate(items):
+        if isinstance(first, int) and isinstance(second, int):  # a gap
+            return any(
+                _matches(code, items[i + 1 :], pos + gap) for gap in range(first, second + 1)
+            )
+        assert isinstance(first, bytes) and isinstance(second, bytes)
+        if pos + len(first) > len(code):
+            return False
+        for k, mask in enumerate(second):
+            if code[pos + k] & mask != first[k]:
+                return False
+        pos += len(first)
+    return True
+
+
+def musl_start_of(elf: ELFFile) -> Optional[str]:
+    """Where the musl ``_start`` that ``e_entry`` points at was derived from (e.g.
+    ``"musl-dev 1.2.5-3.1~deb13u1 amd64 crt1.o"``), or None when the code there is not musl's.
+    Reads at most 128 bytes; the file must be open (or bytes)."""
+    candidates = _start_table().get((elf.machine, elf.elf_class, elf.little_endian))
+    if not candidates:
+        return None
+    code = elf.entry_code(_START_READ)
+    for source, items in candidates:
+        if _matches(code, items):
+            return source
     return None
 
 

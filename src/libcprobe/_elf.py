@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Callable, NamedTuple, NoReturn, Optional, Union
 
-from ._arch import arch_name
+from ._arch import EM_ARM, arch_name, cpu_arch_name
 from ._errors import (
     CorruptELFError,
     FileAccessError,
@@ -53,6 +53,9 @@ MAX_VERSION_ENTRIES = 4096
 MAX_NOTES = 1024
 MAX_NOTE_SEGMENT = 1024 * 1024
 MAX_STRING = 4096  # PATH_MAX: no name or path we read is longer
+MAX_SECTIONS = 1024  # section headers read to find .ARM.attributes (programs have < 100)
+MAX_ATTRIBUTES = 64 * 1024  # .ARM.attributes is a few dozen bytes
+SHT_ARM_ATTRIBUTES = 0x70000003  # ELF for the Arm Architecture (IHI 0044)
 
 _BLOCK = 4096
 
@@ -269,6 +272,7 @@ class ELFFile:
     version_needs: tuple[VersionNeed, ...]
     version_definitions: tuple[str, ...]
     notes: tuple[Note, ...]
+    arm_cpu_arch: Optional[int]
 
     def __init__(self, data: _Data) -> None:
         self._data = data
@@ -282,6 +286,7 @@ class ELFFile:
         self._parse_interpreter(data)
         self._parse_dynamic(data)
         self._parse_notes(data)
+        self.arm_cpu_arch = self._arm_cpu_arch(data) if self.machine == EM_ARM else None
 
     # -- derived facts ------------------------------------------------------------------
 
@@ -299,6 +304,15 @@ class ELFFile:
     def arch(self) -> Optional[str]:
         """The wheel-tag architecture name (see :func:`libcprobe._arch.arch_name`)."""
         return arch_name(self.machine, self.elf_class, self.little_endian, self.flags)
+
+    @property
+    def cpu_arch(self) -> Optional[str]:
+        """The CPU architecture the file is built for (see
+        :func:`libcprobe._arch.cpu_arch_name`): :attr:`arch`, except 32-bit ARM files with
+        build attributes, named by their ``Tag_CPU_arch``."""
+        return cpu_arch_name(
+            self.machine, self.elf_class, self.little_endian, self.flags, self.arm_cpu_arch
+        )
 
     @property
     def linkage(self) -> str:
@@ -358,6 +372,17 @@ class ELFFile:
             chunks.append((offset, self._data.read_uncached(offset, size)))
         self._readonly[key] = chunks
         return chunks
+
+    def entry_code(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the file at ``e_entry`` (the first instructions the program
+        runs; an ARM Thumb entry's low bit cleared), read through the ``PT_LOAD`` segment that
+        maps it; empty when no segment maps it from the file. Needs the file open, or bytes."""
+        entry = self.entry & ~1 if self.machine == EM_ARM else self.entry
+        where = self.vaddr_to_offset(entry)
+        if where is None or size <= 0:
+            return b""
+        offset, room = where
+        return self._data.read_uncached(offset, min(size, room))
 
     def read_range(self, start: int, end: int) -> bytes:
         """The file's bytes in [start, end), clipped to the file (for string scans; counts
@@ -484,6 +509,29 @@ class ELFFile:
                     _refuse(data, f"a PT_LOAD has p_filesz {ph.filesz:#x} > p_memsz {ph.memsz:#x}")
                 if ph.vaddr + ph.memsz > limit:
                     _refuse(data, f"a PT_LOAD ends past the address space ({ph.vaddr:#x})")
+
+    def _arm_cpu_arch(self, data: _Data) -> Optional[int]:
+        """``Tag_CPU_arch`` from the ``.ARM.attributes`` section (ARM IHI 0045, "Build
+        attributes"), found by its section type through the section header table; None when
+        there is none or it cannot be read (this is optional information: the ABI rule of
+        :attr:`arch` stands then). Reads at most MAX_SECTIONS headers and MAX_ATTRIBUTES bytes."""
+        size = 64 if self.elf_class == 64 else 40
+        if not self._shoff or self._shentsize != size or not 0 < self._shnum <= MAX_SECTIONS:
+            return None
+        try:
+            table = data.read(self._shoff, self._shnum * size, "section header table")
+        except TruncatedELFError:
+            return None
+        fmt = self._e + ("IIQQQQ" if self.elf_class == 64 else "IIIIII")
+        for i in range(self._shnum):
+            _name, sh_type, _flags, _addr, offset, sh_size = struct.unpack_from(
+                fmt, table, i * size
+            )
+            if sh_type == SHT_ARM_ATTRIBUTES:
+                if not 0 < sh_size <= MAX_ATTRIBUTES or offset + sh_size > data.size:
+                    return None
+                return arm_cpu_arch_tag(data.read(offset, sh_size, ".ARM.attributes"), self._e)
+        return None
 
     def _parse_interpreter(self, data: _Data) -> None:
         ph = self._segment(PT_INTERP)
@@ -690,6 +738,68 @@ class ELFFile:
                 notes.append(Note(_decode(name), ntype, raw[desc_at : desc_at + descsz]))
                 pos = nxt
         self.notes = tuple(notes)
+
+
+def _uleb128(raw: bytes, pos: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < end and shift < 64:
+        byte = raw[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise ValueError("ULEB128 runs past its subsection")
+
+
+def arm_cpu_arch_tag(raw: bytes, e: str = "<") -> Optional[int]:
+    """``Tag_CPU_arch`` (tag 6) of the file-scope ``aeabi`` attributes in the bytes of an
+    ``.ARM.attributes`` section, or None. Format (ARM IHI 0045): ``'A'``, then subsections
+    {u32 length, vendor NTBS, then {u8 scope tag, u32 size, attributes}}; an attribute is a
+    ULEB128 tag and a value: an NTBS for tags 4, 5, 67 and odd tags above 32 (tag 32 has
+    both), a ULEB128 otherwise."""
+    if not raw or raw[0] != 0x41:
+        return None
+    pos = 1
+    try:
+        while pos + 4 <= len(raw):
+            (length,) = struct.unpack_from(e + "I", raw, pos)
+            end = min(pos + length, len(raw))
+            if length < 5:
+                return None
+            nul = raw.find(b"\0", pos + 4, end)
+            if nul < 0:
+                return None
+            if raw[pos + 4 : nul] == b"aeabi":
+                sub = nul + 1
+                while sub + 5 <= end:
+                    scope = raw[sub]
+                    (sub_size,) = struct.unpack_from(e + "I", raw, sub + 1)
+                    sub_end = min(sub + max(sub_size, 5), end)
+                    if scope == 1:  # Tag_File
+                        return _cpu_arch_in(raw, sub + 5, sub_end)
+                    sub = sub_end
+            pos = end
+    except (ValueError, struct.error):
+        return None
+    return None
+
+
+def _cpu_arch_in(raw: bytes, pos: int, end: int) -> Optional[int]:
+    while pos < end:
+        tag, pos = _uleb128(raw, pos, end)
+        if tag == 6:
+            return _uleb128(raw, pos, end)[0]
+        if tag == 32:  # Tag_compatibility: ULEB128 flag, then an NTBS
+            pos = _uleb128(raw, pos, end)[1]
+        if tag in (4, 5, 32, 67) or (tag > 32 and tag % 2):
+            nul = raw.find(b"\0", pos, end)
+            if nul < 0:
+                return None
+            pos = nul + 1
+        else:
+            pos = _uleb128(raw, pos, end)[1]
+    return None
 
 
 def _refuse(data: _Data, why: str) -> NoReturn:

@@ -59,7 +59,7 @@ def report_for(elf: ELFFile) -> FileReport:
         path=elf.path,
         elf_class=elf.elf_class,
         endian=elf.endian,
-        arch=elf.arch,
+        arch=elf.cpu_arch,
         type=elf.type_name,
         interpreter=elf.interpreter,
         needed=elf.needed,

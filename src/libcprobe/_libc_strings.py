@@ -39,7 +39,8 @@ MUSL_MARKER = b"musl libc"
 # and the character before it are checked by hand.
 _MUSL_VERSION_TAIL = re.compile(rb"\.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?\x00")
 _DIGITS = frozenset(b"0123456789")
-_WORDISH = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._-")
+_LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_WORDISH = _LETTERS | frozenset(b"0123456789._-")
 #: How far from the usage text the version is looked for first (it was within 9 KiB on every
 #: Debian musl from 1.2.2 to 1.2.5, 9 architectures); the whole data is searched only if needed.
 MUSL_NEAR = 16 * 1024
@@ -56,9 +57,16 @@ MUSL_STATIC_MARKERS = (b"No error information\x00",)
 GLIBC_STATIC_MARKERS = (b"GLIBC_TUNABLES\x00",)
 
 
-def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes]]:
-    """(index, text) of each version-shaped string in data[start:end]. After a rejected
-    candidate the search resumes one byte later, so no overlapping candidate is skipped."""
+def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes, bool]]:
+    """(index, text, glued) of each version-shaped string in data[start:end]. After a
+    rejected candidate the search resumes one byte later, so no overlapping candidate is
+    skipped.
+
+    ``__libc_version`` (src/internal/version.c) is a char array of its own, so the linker may
+    place it right after another object that does not end in a NUL (``.../proc/se`` then
+    ``1.2.5``): a *glued* candidate follows a letter directly. It is accepted only with
+    musl's own major version, 0 or 1, as one digit; after a digit, ``.``, ``_`` or ``-``
+    (``LINUX_2.6.39``, ``GLIBC_2.17``, the tail of a longer number) nothing is accepted."""
     pos, end = max(start, 0), max(end, 0)
     search = _MUSL_VERSION_TAIL.search
     while True:
@@ -68,25 +76,31 @@ def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, byt
         dot = first = match.start()
         while first > 0 and dot - first < 3 and data[first - 1] in _DIGITS:
             first -= 1
-        if first == dot or (first > 0 and data[first - 1] in _WORDISH):
+        before = data[first - 1] if first > 0 else 0
+        glued = before in _WORDISH
+        if first == dot or (
+            glued and (before not in _LETTERS or dot - first != 1 or data[first] not in b"01")
+        ):
             pos = dot + 1
             continue
-        yield first, data[first : match.end() - 1]
+        yield first, data[first : match.end() - 1], glued
         pos = match.end()
 
 
 def _nearest_musl_version(chunks: Chunks, marker_at: int, radius: int) -> Optional[Found]:
-    best: Optional[tuple[int, int, bytes]] = None
+    """The version-shaped string nearest to the usage text; a glued one only when there is no
+    other."""
+    best: Optional[tuple[bool, int, int, bytes]] = None
     for offset, data in chunks:
         lo, hi = marker_at - radius - offset, marker_at + radius - offset
-        for index, raw in _musl_versions(data, lo, hi + 80):
-            distance = abs(offset + index - marker_at)
-            if best is None or distance < best[0]:
-                best = (distance, offset + index, raw)
+        for index, raw, glued in _musl_versions(data, lo, hi + 80):
+            key = (glued, abs(offset + index - marker_at), offset + index, raw)
+            if best is None or key[:2] < best[:2]:
+                best = key
     if best is None:
         return None
-    text = best[2].decode("ascii")
-    return Found(LibcVersion.parse(text), text, best[1])
+    text = best[3].decode("ascii")
+    return Found(LibcVersion.parse(text), text, best[2])
 
 
 def find_musl_version(chunks: Chunks) -> Optional[Found]:
