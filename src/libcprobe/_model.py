@@ -137,11 +137,11 @@ class Evidence(NamedTuple):
 
     Sources: ``elf-header``, ``elf-interp`` (``PT_INTERP``), ``elf-needed`` (``DT_NEEDED``),
     ``elf-soname``, ``elf-verneed`` / ``elf-verdef`` (symbol versions), ``elf-note``
-    (``PT_NOTE``), ``string`` (a string in read-only data), ``confstr``, ``strerror`` (what
-    the running libc says), ``proc-maps`` (``/proc/self/maps``), ``proc-exe``, ``sysconfig``
-    (supporting only), ``env`` (``LIBCPROBE_LIBC``), ``execute`` (output of the loader, only
-    with ``allow_execute=True``), ``platform`` (``sys.platform`` and friends), ``file``
-    (the file's name or a file in a root).
+    (``PT_NOTE``), ``elf-entry`` (the code at ``e_entry``), ``string`` (a string in read-only
+    data), ``confstr``, ``strerror`` (what the running libc says), ``proc-maps``
+    (``/proc/self/maps``), ``proc-exe``, ``sysconfig`` (supporting only), ``env``
+    (``LIBCPROBE_LIBC``), ``execute`` (output of the loader, only with ``allow_execute=True``),
+    ``platform`` (``sys.platform`` and friends), ``file`` (the file's name or a file in a root).
     """
 
     fact: str
