@@ -38,6 +38,7 @@ def test_the_corpus_covers_the_architectures() -> None:
     linkers = {e["path"].split("/")[2].split("-")[1] for e in MUSL_PROGRAMS}
     assert linkers == {"bfd", "lld"}
     assert any(e["path"].endswith("-pie/puts") for e in MUSL_PROGRAMS)
+    assert {e["expect"]["arch"] for e in ZIG_MUSL} == {"x86_64", "aarch64"}
 
 
 @pytest.mark.parametrize("entry", MUSL_PROGRAMS + ZIG_MUSL, ids=lambda e: e["path"])
@@ -57,17 +58,37 @@ def test_no_false_positive(entry: dict[str, Any]) -> None:
     assert _start(FIXTURES / entry["path"]) is None
 
 
+def test_zig_program_without_libc_has_no_family() -> None:
+    """zig's own _start (no libc) is not musl's."""
+    entries = [e for e in STATIC if "/zig-nolibc-" in e["path"]]
+    assert len(entries) == 2
+    for entry in entries:
+        path = FIXTURES / entry["path"]
+        assert _start(path) is None and libcprobe.detect(path).family is None
+
+
+def test_zig_patched_musl_has_its_own_patterns() -> None:
+    """zig's musl differs from upstream on riscv64 (it also clears fp and ra), ppc64le (a
+    different literal offset) and has loongarch64: patterns derived from zig's crt1.o."""
+    zig = {m for m, _c, _l, _p, source in START_PATTERNS if source.startswith("zig ")}
+    assert {243, 21, 258} <= zig
+    riscv = [p for m, _c, _l, p, s in START_PATTERNS if m == 243 and s.startswith("zig ")]
+    code = bytes.fromhex("97310000 93818168 0144 8140 0a85 97050000 93850500 137101ff")
+    assert _matches(code, _compile_start(riscv[0]))
+    assert not _matches(code, _compile_start(RISCV))
+
+
 def test_patterns_name_their_source_and_compile() -> None:
     keys = set()
     for machine, cls, little, pattern, source in START_PATTERNS:
         keys.add((machine, cls, little))
-        assert source.startswith(("musl-dev ", "big-endian from musl-dev ")), source
+        assert source.startswith(("musl-dev ", "big-endian from musl-dev ", "zig ")), source
         assert ("crt1.o" in source) and _compile_start(pattern)
     # ppc64 and mips64 big-endian are derived; s390x is Debian's own big-endian build
     assert {(21, 64, False), (8, 64, False), (22, 64, False)} <= keys
 
 
-RISCV = next(p for m, _c, _l, p, _s in START_PATTERNS if m == 243)
+RISCV = next(p for m, _c, _l, p, s in START_PATTERNS if m == 243 and s.startswith("musl-dev"))
 
 
 @pytest.mark.parametrize(
