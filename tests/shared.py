@@ -1,6 +1,7 @@
 """Helpers more than one test module uses (the autouse fixtures are in conftest.py).
 
 - :func:`hang_guard`: fail instead of hanging.
+- :func:`exercise_info`: call every method of a :class:`~libcprobe.LibcInfo`.
 - :data:`INSPECT_KEYS`: the keys of one ``libcprobe inspect --json`` row, in order;
   :data:`RECORDED_KEYS`: the ELF facts of them each fixture's manifest entry records.
 """
@@ -8,12 +9,15 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 from collections.abc import Iterator
 from types import FrameType
 from typing import Optional
 
-__all__ = ["INSPECT_KEYS", "RECORDED_KEYS", "Hang", "hang_guard"]
+from libcprobe import LibcInfo
+
+__all__ = ["INSPECT_KEYS", "RECORDED_KEYS", "Hang", "exercise_info", "hang_guard"]
 
 #: The ELF facts of an ``inspect`` row that tests/fixtures/manifest.json records per fixture.
 RECORDED_KEYS = (
@@ -61,3 +65,14 @@ def hang_guard(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def exercise_info(info: LibcInfo) -> None:
+    """Every LibcInfo method must work on every result."""
+    repr(info)
+    hash(info)
+    assert info == info
+    json.dumps(info.to_dict())
+    info.why("family")
+    info.platform_tags()
+    info.platform_tags(linux_first=False)

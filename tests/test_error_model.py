@@ -1,20 +1,16 @@
 """The error model of docs/errors.md, enforced: every public call on every kind of bad input
 gives the documented result or LibcprobeError subclass, and nothing else escapes.
 
-Also: a property test over random and corrupted files, regression tests for the gaps the
-fuzzer and these tests found (docs/errors.md, "Fixed gaps"), and a bounded run of
-fuzz/fuzz_elf.py.
+Also: regression tests for the gaps the fuzzer and these tests found (docs/errors.md, "Fixed
+gaps"). Random and corrupted input, and the bounded fuzz run, are in test_random_input.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import importlib.util
 import io
-import json
 import os
-import re
 import struct
 import subprocess
 import sys
@@ -23,8 +19,6 @@ from pathlib import Path
 from typing import Any, Union
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import elfbuild
 import libcprobe
@@ -41,22 +35,10 @@ from libcprobe import (
 )
 from libcprobe._cli import main as cli_main
 from libcprobe._elf import MAX_BYTES_PER_FILE, open_elf, read_elf
-from shared import Hang, hang_guard
+from shared import exercise_info, hang_guard
 
 REPO = Path(__file__).resolve().parent.parent
-FUZZ = REPO / "fuzz" / "fuzz_elf.py"
 GIB = 1 << 30
-
-
-def _load_harness() -> Any:
-    spec = importlib.util.spec_from_file_location("libcprobe_fuzz_elf", FUZZ)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_harness()
 
 
 # -- the kinds of bad input --------------------------------------------------------------------
@@ -164,17 +146,6 @@ def _cases() -> Iterator[Any]:
             yield pytest.param(kind, call, id=f"{kind}-{call}")
 
 
-def _exercise(info: LibcInfo) -> None:
-    """Every LibcInfo method must work on every result."""
-    repr(info)
-    hash(info)
-    assert info == info
-    json.dumps(info.to_dict())
-    info.why("family")
-    info.platform_tags()
-    info.platform_tags(linux_first=False)
-
-
 def _run(call: str, kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     if call in ("detect_in_root", "root_scan"):
         root = tmp_path / "root"
@@ -238,7 +209,7 @@ def test_error_model_table(
         return
     assert not isinstance(outcome, BaseException), outcome
     if isinstance(outcome, LibcInfo):
-        _exercise(outcome)
+        exercise_info(outcome)
         if kind != "sparse_elf" and call == "detect":
             assert outcome.family is None and outcome.evidence
             if isinstance(TABLE[kind][0], type) and TABLE[kind][0] is not FileAccessError:
@@ -315,77 +286,6 @@ def test_bytes_kinds_through_read_elf() -> None:
         with pytest.raises(error) as info:
             read_elf(data, name="memory")
         assert info.value.path == "memory"
-
-
-# -- property: random and corrupted files ----------------------------------------------------------
-
-_SPECS = [
-    elfbuild.Spec(),
-    elfbuild.Spec(elf_class=32, little=False),
-    elfbuild.Spec(interp=None, needed=[], runpath=None, verneed=[], etype=2),
-    elfbuild.Spec(interp=None, needed=[], soname="libc.so.6", verdef=["libc.so.6", "GLIBC_2.5"]),
-]
-_BUILT = [elfbuild.build(s) for s in _SPECS]
-
-
-@st.composite
-def bad_files(draw: st.DrawFn) -> bytes:
-    choice = draw(st.integers(0, 3))
-    if choice == 0:
-        return draw(st.binary(max_size=2048))
-    if choice == 1:
-        return b"\x7fELF" + draw(st.binary(max_size=1024))
-    built = _BUILT[draw(st.integers(0, len(_BUILT) - 1))]
-    data = bytearray(built.data)
-    for _ in range(draw(st.integers(1, 6))):
-        where = draw(st.sampled_from(sorted(built.fields)))
-        at = built.fields[where] + draw(st.integers(0, 16))
-        width = draw(st.sampled_from([1, 2, 4, 8]))
-        if at + width <= len(data):
-            value = draw(st.integers(0, 2 ** (8 * width) - 1))
-            data[at : at + width] = value.to_bytes(width, "little")
-    if choice == 3:
-        data = data[: draw(st.integers(0, len(data)))]
-    return bytes(data)
-
-
-def _known(exc: BaseException) -> bool:
-    return bool(harness.is_known(exc))
-
-
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(data=bad_files(), script=st.booleans())
-def test_random_files_give_results_or_libcprobe_errors(
-    tmp_path: Path, data: bytes, script: bool
-) -> None:
-    path = tmp_path / "input"
-    if script:  # a #! script whose interpreter is the bad file
-        (tmp_path / "interp").write_bytes(data)
-        path.write_text(f"#!{tmp_path / 'interp'} -x\n")
-    else:
-        path.write_bytes(data)
-    libcprobe.clear_cache()
-    try:
-        with hang_guard(10):
-            report = libcprobe.inspect(path)
-            assert isinstance(report, libcprobe.FileReport)
-            json.dumps(report.to_dict())
-            try:
-                info = libcprobe.detect(path)
-            except LibcprobeError:
-                pass
-            else:
-                _exercise(info)
-    except Hang:
-        raise
-    except Exception as exc:
-        if _known(exc):  # a signature listed in fuzz_elf.KNOWN_BUGS (none today)
-            return
-        raise
 
 
 # -- regression tests for the fixed gaps ----------------------------------------------------------
@@ -502,51 +402,3 @@ def test_override_with_a_huge_version_gives_bounded_tags(value: str) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail("platform_tags() ran for more than 10 s")
     assert proc.returncode == 0, proc.stderr[-500:]
-
-
-def test_known_bug_list_is_empty() -> None:
-    """Every crash signature the fuzzer found is fixed and has a regression test here, so
-    fuzz_elf.py --ignore-known has nothing left to skip."""
-    assert harness.KNOWN_BUGS == ()
-    assert not harness.is_known(ValueError("embedded null byte"))
-
-
-# -- a bounded fuzz run ----------------------------------------------------------------------------
-
-
-def _fuzz_budget() -> tuple[bool, float]:
-    atheris = importlib.util.find_spec("atheris") is not None
-    text = os.environ.get("LIBCPROBE_FUZZ_SECONDS")
-    return atheris, float(text) if text else (30.0 if atheris else 10.0)
-
-
-def test_fuzz_harness_short_run(tmp_path: Path) -> None:
-    """fuzz/fuzz_elf.py for ~30 s with atheris, else its plain mutation loop for ~10 s
-    (LIBCPROBE_FUZZ_SECONDS overrides; 0 skips). Any crash fails here (--ignore-known would
-    skip signatures listed in fuzz_elf.KNOWN_BUGS: there are none today)."""
-    atheris, seconds = _fuzz_budget()
-    if seconds <= 0:
-        pytest.skip("LIBCPROBE_FUZZ_SECONDS=0")
-    seeds, corpus, crashes = tmp_path / "seeds", tmp_path / "corpus", tmp_path / "crashes"
-    corpus.mkdir()
-    assert harness.make_seeds(seeds) >= 20
-    command = [sys.executable, str(FUZZ), "--ignore-known", "--crash-dir", str(crashes)]
-    if atheris:
-        command += [f"-max_total_time={int(seconds)}", "-print_final_stats=1"]
-    else:
-        command += ["--no-atheris", "--seconds", str(seconds), "--seed", "0"]
-    command += [str(corpus), str(seeds)]
-    proc = subprocess.run(
-        command,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=seconds + 180,
-        check=False,
-    )
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
-    assert not crashes.exists() or not any(crashes.iterdir()), output[-4000:]
-    match = re.search(r"Done (\d+) runs|plain loop done: (\d+) inputs", output)
-    assert match is not None, output[-2000:]
-    assert int(match.group(1) or match.group(2)) > 0
