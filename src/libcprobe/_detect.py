@@ -538,6 +538,47 @@ def _shebang(path: str, root: Optional[str]) -> Optional[str]:
     return program
 
 
+class _Program:
+    """What every answer about one program shares: its architecture, the name it is shown by,
+    the root it lives in and whether it is the running process. :meth:`answer` builds the
+    :class:`LibcInfo` with those filled in (typed, unlike a ``**dict`` of them)."""
+
+    __slots__ = ("arch", "executable", "root", "running")
+
+    def __init__(
+        self, arch: Optional[str], executable: Optional[str], root: Optional[str], running: bool
+    ) -> None:
+        self.arch = arch
+        self.executable = executable
+        self.root = root
+        self.running = running
+
+    def answer(
+        self,
+        family: Optional[Family],
+        linkage: str,
+        evidence: list[Evidence],
+        *,
+        version: Optional[LibcVersion] = None,
+        interpreter: Optional[str] = None,
+        library: Optional[str] = None,
+        can_load_extensions: Optional[bool],
+    ) -> LibcInfo:
+        return LibcInfo(
+            family=family,
+            version=version,
+            linkage=linkage,
+            arch=self.arch,
+            interpreter=interpreter,
+            library=library,
+            can_load_extensions=can_load_extensions,
+            executable=self.executable,
+            root=self.root,
+            running=self.running,
+            evidence=evidence,
+        )
+
+
 def _detect_elf(
     elf: ELFFile,
     shown: Optional[str],
@@ -548,157 +589,183 @@ def _detect_elf(
     known: Optional[tuple[Family, LibcVersion]],
     mapped: Optional[str],
 ) -> LibcInfo:
-    path = elf.path
+    """One ELF program's libc: the per-program routine every question (the running process,
+    a program, a root) ends in."""
     arch = elf.arch
     ev.append(
         Evidence(
             "arch",
             str(arch),
             "elf-header",
-            path,
+            elf.path,
             f"ELF{elf.elf_class} {elf.endian}-endian, e_machine {elf.machine}",
         )
     )
     cls = classify(elf, scan=True)
-    common: dict[str, Any] = {"arch": arch, "executable": shown, "root": root, "running": running}
-
+    program = _Program(arch, shown, root, running)
     if cls.is_libc:
         # The program is the loader/libc itself (e.g. python started as `ld-musl-* python3`,
         # where /proc/self/exe is the loader).
         ev.extend(cls.evidence)
         version = known[1] if known else (cls.libc_version.version if cls.libc_version else None)
-        return LibcInfo(
-            family=cls.family,
+        return program.answer(
+            cls.family,
+            "dynamic",
+            ev,
             version=version,
-            linkage="dynamic",
             library=shown,
             can_load_extensions=True,
-            evidence=ev,
-            **common,
         )
-
     if elf.linkage == "static":
-        ev.append(
-            Evidence(
-                "linkage",
-                "static",
-                "elf-header",
-                path,
-                "no PT_INTERP and no DT_NEEDED: statically linked",
-            )
-        )
-        family = cls.family
-        ev.extend(cls.evidence)
-        if known is not None:
-            family = known[0]
-        elif family is None and running:
-            family = _static_running_family(ev)
-        if running and family is not None:
-            _sysconfig_support(ev, family)
-        ev.append(
-            Evidence(
-                "extensions",
-                "false",
-                "elf-header",
-                path,
-                "a statically linked program has no dynamic loader: its dlopen "
-                "cannot load extension modules; use a dynamically linked build",
-            )
-        )
-        if family is Family.MUSL:
-            ev.append(
-                Evidence(
-                    "version", "none", "elf-header", path, "static musl embeds no version string"
-                )
-            )
-        return LibcInfo(
-            family=family,
-            version=known[1] if known else None,
-            linkage="static",
-            can_load_extensions=False,
-            evidence=ev,
-            **common,
-        )
-
+        return _static_program(elf, cls, program, ev, known)
     interp = elf.interpreter
     if interp is not None:
-        ev.append(Evidence("interpreter", interp, "elf-interp", path, "PT_INTERP"))
+        ev.append(Evidence("interpreter", interp, "elf-interp", elf.path, "PT_INTERP"))
     ev.extend(cls.evidence)
     if known is not None:
-        return LibcInfo(
-            family=known[0],
+        return program.answer(
+            known[0],
+            "dynamic",
+            ev,
             version=known[1],
-            linkage="dynamic",
             interpreter=interp,
             can_load_extensions=True,
-            evidence=ev,
-            **common,
         )
+    found = _dynamic_from_loader(elf, cls, program, allow_execute, ev, mapped)
+    return found if found is not None else _dynamic_from_names(elf, cls, program, ev)
 
-    # Which file to read the version from: what the process maps, else the loader.
+
+def _static_program(
+    elf: ELFFile,
+    cls: Classification,
+    program: _Program,
+    ev: list[Evidence],
+    known: Optional[tuple[Family, LibcVersion]],
+) -> LibcInfo:
+    """A statically linked program: its own bytes (or the running libc) name the family; it
+    can load no extension module."""
+    path = elf.path
+    ev.append(
+        Evidence(
+            "linkage",
+            "static",
+            "elf-header",
+            path,
+            "no PT_INTERP and no DT_NEEDED: statically linked",
+        )
+    )
+    family = cls.family
+    ev.extend(cls.evidence)
+    if known is not None:
+        family = known[0]
+    elif family is None and program.running:
+        family = _static_running_family(ev)
+    if program.running and family is not None:
+        _sysconfig_support(ev, family)
+    ev.append(
+        Evidence(
+            "extensions",
+            "false",
+            "elf-header",
+            path,
+            "a statically linked program has no dynamic loader: its dlopen "
+            "cannot load extension modules; use a dynamically linked build",
+        )
+    )
+    if family is Family.MUSL:
+        ev.append(
+            Evidence("version", "none", "elf-header", path, "static musl embeds no version string")
+        )
+    return program.answer(
+        family,
+        "static",
+        ev,
+        version=known[1] if known else None,
+        can_load_extensions=False,
+    )
+
+
+def _dynamic_from_loader(
+    elf: ELFFile,
+    cls: Classification,
+    program: _Program,
+    allow_execute: bool,
+    ev: list[Evidence],
+    mapped: Optional[str],
+) -> Optional[LibcInfo]:
+    """A dynamic program's libc read from what the process maps, else from its loader; None
+    when neither can be read."""
+    interp, root, shown = elf.interpreter, program.root, program.executable
     candidates: list[tuple[str, str, str]] = []  # (host path, shown path, source)
     if mapped is not None:
         candidates.append((mapped, mapped, "proc-maps"))
     if interp is not None:
         host = _loader_host(interp, root, ev)
-        if host is not None and not running and not os.path.exists(host):
-            return _cannot_start(cls, interp, root, ev, common)
+        if host is not None and not program.running and not os.path.exists(host):
+            return _cannot_start(cls, interp, program, ev)
         if host is not None:
             candidates.append((host, interp, "elf-interp"))
     for host, where, source in candidates:
         lib = _read_libc(host, where, root, source, elf, ev)
         if lib is None and source == "elf-interp":
             lib = _through_shim(host, where, root, elf, ev)
-        if lib is not None:
-            family, version, library = lib
-            if source == "proc-maps":
-                ev.append(
-                    Evidence(
-                        "family",
-                        str(family),
-                        "proc-maps",
-                        where,
-                        "the running process has this C library mapped",
-                    )
+        if lib is None:
+            continue
+        family, version, library = lib
+        if source == "proc-maps":
+            ev.append(
+                Evidence(
+                    "family",
+                    str(family),
+                    "proc-maps",
+                    where,
+                    "the running process has this C library mapped",
                 )
-            if family is Family.GLIBC and source == "elf-interp":
-                # The version libc.so.6 itself carries, found as ld.so would find it; the
-                # loader's own banner (same glibc build) only when there is no libc.so.6.
-                found = _glibc_from_libc_so(elf, root, ev, origin=shown, loader=where)
-                version, library = found or (version, library)
-            if family is Family.MUSL and allow_execute and library == where:
-                from ._execute import cross_check_musl
-
-                version = cross_check_musl(host, version, ev)
-            return LibcInfo(
-                family=family,
-                version=version,
-                linkage="dynamic",
-                interpreter=interp,
-                library=library,
-                can_load_extensions=True,
-                evidence=ev,
-                **common,
             )
-    # No loader could be read: keep what the names said.
+        if family is Family.GLIBC and source == "elf-interp":
+            # The version libc.so.6 itself carries, found as ld.so would find it; the
+            # loader's own banner (same glibc build) only when there is no libc.so.6.
+            found = _glibc_from_libc_so(elf, root, ev, origin=shown, loader=where)
+            version, library = found or (version, library)
+        if family is Family.MUSL and allow_execute and library == where:
+            from ._execute import cross_check_musl
+
+            version = cross_check_musl(host, version, ev)
+        return program.answer(
+            family,
+            "dynamic",
+            ev,
+            version=version,
+            interpreter=interp,
+            library=library,
+            can_load_extensions=True,
+        )
+    return None
+
+
+def _dynamic_from_names(
+    elf: ELFFile, cls: Classification, program: _Program, ev: list[Evidence]
+) -> LibcInfo:
+    """No loader could be read: keep what the names said, and the version a libc found by
+    them carries."""
     named_version: Optional[LibcVersion] = None
     named_library: Optional[str] = None
+    root = program.root
     if cls.family is Family.GLIBC:
-        found = _glibc_from_libc_so(elf, root, ev, origin=shown)
+        found = _glibc_from_libc_so(elf, root, ev, origin=program.executable)
         named_version, named_library = found or (None, None)
-    elif cls.family is Family.MUSL and interp is None:
+    elif cls.family is Family.MUSL and elf.interpreter is None:
         named_version, named_library = _musl_from_needed(elf, root, ev) or (None, None)
     elif cls.family is Family.BIONIC:
         named_version = _android_api(cls, root, ev)
-    return LibcInfo(
-        family=cls.family,
+    return program.answer(
+        cls.family,
+        "dynamic",
+        ev,
         version=named_version,
-        linkage="dynamic",
-        interpreter=interp,
+        interpreter=elf.interpreter,
         library=named_library,
         can_load_extensions=True if cls.family else None,
-        evidence=ev,
-        **common,
     )
 
 
@@ -721,15 +788,11 @@ def _loader_host(interp: str, root: Optional[str], ev: list[Evidence]) -> Option
 
 
 def _cannot_start(
-    cls: Classification,
-    interp: str,
-    root: Optional[str],
-    ev: list[Evidence],
-    common: dict[str, Any],
+    cls: Classification, interp: str, program: _Program, ev: list[Evidence]
 ) -> LibcInfo:
     """A dynamic program whose loader is missing: the kernel refuses to start it (ENOENT), so
     it loads nothing and no binary wheel suits it here, whatever it was built for."""
-    where = "in this root" if root is not None else "on this machine"
+    where = "in this root" if program.root is not None else "on this machine"
     ev.append(
         Evidence("interpreter", "missing", "elf-interp", interp, f"{interp} does not exist {where}")
     )
@@ -744,14 +807,7 @@ def _cannot_start(
             + (f" (it was built for {cls.family.value})" if cls.family is not None else ""),
         )
     )
-    return LibcInfo(
-        family=cls.family,
-        linkage="dynamic",
-        interpreter=interp,
-        can_load_extensions=False,
-        evidence=ev,
-        **common,
-    )
+    return program.answer(cls.family, "dynamic", ev, interpreter=interp, can_load_extensions=False)
 
 
 #: How a glibc-compatibility shim names musl's loader (gcompat's loader execs it).
