@@ -37,7 +37,16 @@ RECORDED_KEYS = (
 )
 
 #: One ``inspect --json`` row's keys, in the order they are printed.
-INSPECT_KEYS = ("path", *RECORDED_KEYS, "error")
+INSPECT_KEYS = (
+    "path",
+    *RECORDED_KEYS,
+    "symbol_versions",
+    "requires",
+    "isa",
+    "policy_symbols",
+    "android_api",
+    "error",
+)
 
 
 class Hang(AssertionError):

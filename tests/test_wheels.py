@@ -46,9 +46,17 @@ def test_manylinux_wheel_members_and_summary() -> None:
     assert "cp311-cp311-manylinux_2_17_x86_64" in summary.metadata
     assert summary.family == "glibc" and summary.arch == "x86_64"
     assert summary.glibc_requires is not None and summary.problems == ()
-    need = tuple(int(p) for p in summary.glibc_requires.split("."))
-    # The binaries need less than the tag promises: they justify the older tag.
-    assert need <= (2, 17) and summary.justified == f"manylinux_{need[0]}_{need[1]}_x86_64"
+    # GLIBC alone would allow manylinux_2_14, but CXXABI_1.3.7 (libstdc++) is beyond
+    # manylinux2010's policy: the lowest policy that admits the wheel is manylinux_2_17.
+    assert summary.glibc_requires == "2.14"
+    assert dict(summary.requires) == {
+        "CXXABI": "1.3.7",
+        "GCC": "3.0",
+        "GLIBC": "2.14",
+        "GLIBCXX": "3.4.11",
+    }
+    assert summary.policy == summary.justified == "manylinux_2_17_x86_64"
+    assert summary.external == ()
 
 
 def test_musllinux_wheel_with_bundled_libs() -> None:
@@ -59,7 +67,10 @@ def test_musllinux_wheel_with_bundled_libs() -> None:
     assert ext.family == "musl" and "libc.musl-x86_64.so.1" in ext.needed
     assert ext.runpath == ("$ORIGIN/../greenlet.libs",) or ext.rpath
     summary = summarize_wheel(str(MUSL), items)
-    assert summary.family == "musl" and summary.problems == () and summary.justified is None
+    assert summary.family == "musl" and summary.problems == ()
+    # 64-bit: nothing musl 1.1 lacks; the bundled libgcc_s's GCC_ versions are its own.
+    assert summary.policy == summary.justified == "musllinux_1_1_x86_64"
+    assert summary.requires == () and summary.glibc_requires is None
 
 
 def test_sparse_multi_pass_reading_gives_the_same_facts(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,9 +4,13 @@ For every ELF binary in the targets: libc family, glibc version, architecture (a
 class) must match the target, and every ``DT_NEEDED`` must resolve without running ``ldd``:
 inside the wheel or tree through ``DT_RUNPATH``/``DT_RPATH`` (``$ORIGIN`` expanded), or in the
 target's library directories (``/etc/ld.so.conf``, multiarch and default directories for
-glibc; ``/etc/ld-musl-<arch>.path`` or musl's defaults for musl). A target given as a platform
-tag has no filesystem: the libraries its policy guarantees (PEP 599 for manylinux, the libc
-itself for musllinux) are assumed present and nothing else.
+glibc; ``/etc/ld-musl-<arch>.path`` or musl's defaults for musl), and every symbol version a
+binary needs from a library found there must be one that library defines (its own
+``DT_VERDEF``: the target's real ``libc.so.6``, ``libstdc++.so.6``, ``libgcc_s.so.1``). On
+this machine an x86 binary's ISA level (GNU property note) must be one the CPU has
+(``/proc/cpuinfo`` flags). A target given as a platform tag has no filesystem: it is judged by
+the tag's policy (:mod:`libcprobe._policy`), one problem per cause. A statically linked
+program needs only the architecture.
 """
 
 from __future__ import annotations
@@ -17,43 +21,26 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
+from ._audit import MUSL_BUILTIN, Bundle, causes
 from ._classify import family_of_loader_name
-from ._elf import ELFFile
+from ._elf import ELFFile, open_elf
+from ._errors import LibcprobeError
+from ._inspect import FileReport, highest_per_namespace
 from ._model import Family, LibcInfo
+from ._policy import Policy, isa_covers, isa_from_flags, policy_named
 from ._rootfs import exists_in_root, library_dirs
 from ._tree import Item
 from ._wheel_summary import parse_platform_tag
 
-__all__ = ["Problem", "Target", "check_items", "target_from_info", "target_from_tag"]
+__all__ = [
+    "Problem",
+    "Target",
+    "check_items",
+    "cpu_isa_level",
+    "target_from_info",
+    "target_from_tag",
+]
 
-# The libraries every manylinux policy lets a wheel use from the system (PEP 599's list, plus
-# libz.so.1 as auditwheel's policies allow); musllinux policies allow only libc and libz.
-MANYLINUX_LIBS = frozenset(
-    {
-        "libz.so.1",
-        "libgcc_s.so.1",
-        "libstdc++.so.6",
-        "libm.so.6",
-        "libdl.so.2",
-        "librt.so.1",
-        "libc.so.6",
-        "libnsl.so.1",
-        "libutil.so.1",
-        "libpthread.so.0",
-        "libresolv.so.2",
-        "libX11.so.6",
-        "libXext.so.6",
-        "libXrender.so.1",
-        "libICE.so.6",
-        "libSM.so.6",
-        "libGL.so.1",
-        "libgobject-2.0.so.0",
-        "libgthread-2.0.so.0",
-        "libglib-2.0.so.0",
-    }
-)
-# musl's loader answers for these itself (ldso/dynlink.c, the "reserved" library names).
-_MUSL_BUILTIN = re.compile(r"lib(c|pthread|rt|m|dl|util|xnet)\.so(\.[\d.]+)?|libc\.musl-\w+\.so\.1")
 MUSL_DEFAULT_PATH = ("/lib", "/usr/local/lib", "/usr/lib")
 
 
@@ -66,6 +53,8 @@ class Target(NamedTuple):
     root: Optional[str]
     description: str
     assumed: Optional[frozenset[str]] = None  # platform-tag targets: libraries assumed present
+    policy: Optional[Policy] = None  # platform-tag targets with a policy: judged by it
+    isa: Optional[str] = None  # this machine's x86 ISA level ("x86-64-v3"), when known
 
 
 class Problem(NamedTuple):
@@ -88,13 +77,30 @@ def target_from_info(info: LibcInfo) -> Target:
     version = info.version.release[:2] if info.version is not None else None
     family = f"{info.family} {info.version}" if info.family else "no libc"
     where = f" in {info.root}" if info.root else ""
+    isa = cpu_isa_level() if not info.root and info.arch in ("x86_64", "i686") else None
     return Target(
         info.family,
         version,
         info.arch,
         info.root if info.root else None,
         f"{family}, {info.arch}{where}",
+        isa=isa,
     )
+
+
+def cpu_isa_level(cpuinfo: str = "/proc/cpuinfo") -> Optional[str]:
+    """This machine's x86-64 ISA level from the CPU flags the kernel lists (None when they
+    cannot be read): the highest level whose every flag is present, ``"x86-64"`` for none."""
+    try:
+        with open(cpuinfo, "rb") as f:
+            text = f.read(1 << 20).decode("ascii", "replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return isa_from_flags(value.split())
+    return None
 
 
 def target_from_tag(tag_text: str) -> Target:
@@ -104,20 +110,17 @@ def target_from_tag(tag_text: str) -> Target:
     if tag is None:
         raise ValueError(f"not a Linux platform tag: {tag_text!r}")
     family = Family(tag.family) if tag.family else None
-    if family is Family.MUSL:
-        assumed = frozenset({"libz.so.1"})
-    elif family is Family.GLIBC:
-        assumed = MANYLINUX_LIBS
-    else:
-        assumed = frozenset()
-    return Target(family, tag.version, tag.arch, None, f"platform tag {tag_text}", assumed)
+    policy = policy_named(tag.family, tag.arch, tag.version) if tag.family and tag.version else None
+    assumed = policy.whitelist if policy is not None else frozenset()
+    return Target(family, tag.version, tag.arch, None, f"platform tag {tag_text}", assumed, policy)
 
 
 class _Resolver:
     def __init__(self, target: Target, members: set[str]) -> None:
         self.target = target
         self.members = members
-        self._cache: dict[str, bool] = {}
+        self._cache: dict[str, Optional[str]] = {}
+        self._defs: dict[str, Optional[frozenset[str]]] = {}
         self._dirs: Optional[list[str]] = None
 
     def system_dirs(self) -> list[str]:
@@ -142,19 +145,43 @@ class _Resolver:
         return dirs or list(MUSL_DEFAULT_PATH)
 
     def on_system(self, name: str) -> bool:
-        if self.target.family is Family.MUSL and _MUSL_BUILTIN.fullmatch(name):
+        if self.target.family is Family.MUSL and MUSL_BUILTIN.fullmatch(name):
             return True
         # glibc's loader is in every process it runs: a DT_NEEDED on it is always satisfied.
         if self.target.family is Family.GLIBC and family_of_loader_name("/" + name) is Family.GLIBC:
             return True
         if self.target.assumed is not None:
             return name in self.target.assumed
+        return self.system_path(name) is not None
+
+    def system_path(self, name: str) -> Optional[str]:
+        """The host path of the library ``name`` in the target's library directories."""
         if name not in self._cache:
-            self._cache[name] = any(
-                exists_in_root(self.target.root, f"{d.rstrip('/')}/{name}") is not None
-                for d in self.system_dirs()
+            self._cache[name] = next(
+                (
+                    host
+                    for d in self.system_dirs()
+                    for host in [exists_in_root(self.target.root, f"{d.rstrip('/')}/{name}")]
+                    if host is not None
+                ),
+                None,
             )
         return self._cache[name]
+
+    def definitions(self, name: str) -> Optional[frozenset[str]]:
+        """The version names the target's library ``name`` defines (None: not found, or it
+        defines none)."""
+        if name not in self._defs:
+            host = self.system_path(name)
+            found: Optional[frozenset[str]] = None
+            if host is not None:
+                try:
+                    with open_elf(host) as elf:
+                        found = frozenset(elf.version_definitions) or None
+                except LibcprobeError:
+                    found = None
+            self._defs[name] = found
+        return self._defs[name]
 
     def in_tree(self, binary: str, elf: ELFFile, name: str) -> bool:
         """Resolved next to the binary through its RUNPATH (or RPATH) with $ORIGIN."""
@@ -191,6 +218,7 @@ def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
     sonames = {
         (_container(item.report.path), item.report.soname) for item in items if item.report.soname
     }
+    bundles = _bundles(items)
     problems: list[Problem] = []
     for item in items:
         report, elf = item.report, item.elf
@@ -208,6 +236,8 @@ def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
                 )
             )
             continue
+        if report.linkage == "static":
+            continue  # a static program runs on any Linux of its architecture
         family = report.family
         if target.family and family and family != target.family.value:
             problems.append(
@@ -218,17 +248,32 @@ def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
                 )
             )
             continue
-        if report.glibc_requires and target.family is Family.GLIBC and target.version:
-            need = tuple(int(p) for p in report.glibc_requires.split("."))
-            if need > target.version:
-                have = ".".join(map(str, target.version))
-                problems.append(
-                    Problem(
-                        report.path,
-                        f"GLIBC_{report.glibc_requires}",
-                        f"the target has glibc {have}",
-                    )
+        if (
+            target.family is Family.BIONIC
+            and target.version
+            and report.android_api
+            and report.android_api > target.version[0]
+        ):
+            problems.append(
+                Problem(
+                    report.path,
+                    f"Android API level {report.android_api} (its ident note)",
+                    f"the target is API level {target.version[0]}",
                 )
+            )
+        if target.policy is not None:
+            bundle = bundles[_container(report.path)]
+            problems.extend(
+                Problem(c.path, c.need, c.have) for c in causes(report, target.policy, bundle)
+            )
+            continue
+        problems.extend(_version_problems(report, target, resolver))
+        if (
+            target.isa is not None
+            and report.isa is not None
+            and not isa_covers(target.isa, report.isa)
+        ):
+            problems.append(Problem(report.path, report.isa, f"this machine's CPU is {target.isa}"))
         for name in elf.needed:
             if "/" in name:
                 ok = exists_in_root(target.root, name) is not None
@@ -250,6 +295,50 @@ def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
                     else f"in the library directories of {target.description}"
                 )
                 problems.append(Problem(report.path, name, where + have))
+    return problems
+
+
+def _bundles(items: Sequence[Item]) -> dict[str, Bundle]:
+    groups: dict[str, list[FileReport]] = {}
+    for item in items:
+        if item.is_elf and item.report.ok:
+            groups.setdefault(_container(item.report.path), []).append(item.report)
+    return {key: Bundle(reports) for key, reports in groups.items()}
+
+
+def _version_problems(report: FileReport, target: Target, resolver: _Resolver) -> list[Problem]:
+    """Symbol versions the target cannot satisfy: above its glibc version, or not defined by
+    the library the target would load (one problem per library and namespace)."""
+    problems = []
+    if report.glibc_requires and target.family is Family.GLIBC and target.version:
+        need = tuple(int(p) for p in report.glibc_requires.split("."))
+        if need > target.version:
+            have = ".".join(map(str, target.version))
+            problems.append(
+                Problem(
+                    report.path, f"GLIBC_{report.glibc_requires}", f"the target has glibc {have}"
+                )
+            )
+    if target.assumed is not None:
+        return problems
+    for lib, names in report.symbol_versions:
+        defined = resolver.definitions(lib) if "/" not in lib else None
+        if defined is None:
+            continue
+        missing = highest_per_namespace((lib, n) for n in names if n not in defined)
+        for namespace, version in missing:
+            if namespace == "GLIBC" and problems:
+                continue  # already said: the glibc is too old
+            top = highest_per_namespace((lib, n) for n in defined if n.startswith(namespace + "_"))
+            has = f"up to {namespace}_{top[0][1]}" if top else f"no {namespace}_ version"
+            where = resolver.system_path(lib)
+            problems.append(
+                Problem(
+                    report.path,
+                    f"{namespace}_{version} from {lib}",
+                    f"the target's {where} defines {has}",
+                )
+            )
     return problems
 
 

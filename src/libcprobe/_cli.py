@@ -159,10 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against what the binaries need.",
         epilog="--json prints one object per file per line (JSON Lines) with the keys path, "
         "elf_class, endian, arch, type, interpreter, needed, soname, rpath, runpath, linkage, "
-        "family, glibc_requires, libc_version, error; and one object per wheel with the keys "
-        "wheel, declared, metadata, binaries, family, arch, glibc_requires, justified, "
-        "problems.\n\nexit status: 0 every file named was read (a directory's non-ELF files are "
-        "skipped, not errors); 1 a file could not be read or is not ELF; 2 usage.",
+        "family, glibc_requires, libc_version, symbol_versions, requires, isa, policy_symbols, "
+        "android_api, error; and one object per wheel with the keys wheel, declared, "
+        "metadata, binaries, family, arch, glibc_requires, justified, problems, policy, "
+        "requires, external (docs/cli.md says what each means).\n\nexit status: 0 every "
+        "file named was read (a directory's non-ELF files are skipped, not errors); 1 a file "
+        "could not be read or is not ELF; 2 usage.",
         formatter_class=_Formatter,
     )
     inspect.add_argument("paths", nargs="+", metavar="PATH", help="ELF files, directories, wheels")
@@ -184,9 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="For every ELF binary in the targets: the libc family, glibc version, "
         "architecture and class must match the target system, and every DT_NEEDED must "
         "resolve, inside the wheel or tree (RUNPATH/RPATH with $ORIGIN) or in the target's "
-        "library directories. Nothing is run (no ldd). The target is the running system, "
-        "--root DIR, or --platform TAG (then only the libraries the tag's policy guarantees "
-        "count as present).",
+        "library directories, and every symbol version needed from a library found there must "
+        "be one it defines; on this machine, an x86 binary's ISA level must be one the CPU "
+        "has. Static programs need only the architecture. Nothing is run (no ldd). The target "
+        "is the running system, --root DIR, or --platform TAG (then the tag's policy judges: "
+        "symbol versions, libraries, blacklisted symbols, ISA level; one problem per cause).",
         epilog="examples:\n  libcprobe check dist/*.whl\n  libcprobe check --platform "
         "manylinux_2_17_x86_64 dist/foo-1.0-cp311-cp311-manylinux_2_17_x86_64.whl\n  "
         "libcprobe check --root ./alpine-rootfs ./venv/lib/python3.12/site-packages\n\n"
@@ -378,9 +382,10 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
             rows.append(
                 (
                     f"   declares {', '.join(summary.declared) or '-'}; "
-                    f"{summary.binaries} binaries, {summary.family or 'no libc'}"
-                    f"{', needs GLIBC_' + summary.glibc_requires if summary.glibc_requires else ''}"
-                    f"; justifies {summary.justified or '-'}",
+                    f"{summary.binaries} binaries, {summary.family or 'no libc'}; "
+                    f"policy {summary.policy or '-'}"
+                    + "".join(f", needs {ns}_{v}" for ns, v in summary.requires)
+                    + (f"; external {', '.join(summary.external)}" if summary.external else ""),
                 )
             )
             rows.extend((f"   problem: {p}",) for p in summary.problems)

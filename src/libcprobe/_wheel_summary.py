@@ -7,8 +7,19 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
+from ._audit import (
+    Bundle,
+    causes,
+    external_libraries,
+    lowest_policy,
+    policy_tag,
+    wheel_family,
+    wheel_requires,
+)
 from ._errors import LibcprobeError
-from ._tags import ANDROID_ABIS, LEGACY_MANYLINUX, manylinux_floor
+from ._inspect import FileReport
+from ._policy import policy_named
+from ._tags import ANDROID_ABIS, LEGACY_MANYLINUX
 from ._tree import Item
 from ._wheel import open_wheel, parse_wheel_name
 
@@ -58,13 +69,21 @@ def parse_platform_tag(tag: str) -> Optional[PlatformTag]:
 
 
 class WheelSummary(NamedTuple):
-    """What a wheel declares and what its binaries justify.
+    """What a wheel declares and what its binaries need.
 
     ``declared``: platform tags from the file name; ``metadata``: the ``Tag:`` lines of its
-    ``WHEEL`` file; ``family``/``arch``: of its binaries (``"mixed"`` when they differ);
-    ``glibc_requires``: the highest ``GLIBC_`` version any binary needs (bundled ``.libs``
-    included); ``justified``: the most specific manylinux tag the binaries justify (None for
-    musl, whose binaries carry no version needs); ``problems``: one sentence each.
+    ``WHEEL`` file; ``family``/``arch``: of its binaries (``"mixed"`` when they differ; a
+    module that needs only a library bundled in the wheel counts through that library);
+    ``policy``: the lowest standard tag whose policy admits the wheel as shipped (every symbol
+    version, every ``DT_NEEDED`` bundled or provided, no blacklisted symbol, no ISA level above
+    the baseline), ``linux_<arch>`` when none does, None without binaries of one
+    architecture; ``requires``: the highest version per namespace (``GLIBC``, ``GLIBCXX``,
+    ``CXXABI``, ``GCC``, ``ZLIB``, ...) needed from libraries the wheel does not ship
+    (``{"GLIBC": "2.17"}`` in :meth:`to_dict`); ``glibc_requires``: its ``GLIBC`` entry;
+    ``external``: libraries needed that are neither shipped nor provided by the newest policy
+    of the family; ``justified``: the same as ``policy`` (kept for 0.1 scripts;
+    deprecated); ``problems``: one sentence each, where a declared tag is not what the
+    binaries need.
     """
 
     wheel: str
@@ -76,12 +95,16 @@ class WheelSummary(NamedTuple):
     glibc_requires: Optional[str]
     justified: Optional[str]
     problems: tuple[str, ...]
+    policy: Optional[str] = None
+    requires: tuple[tuple[str, str], ...] = ()
+    external: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (tuples become lists)."""
+        """JSON-ready (tuples become lists, ``requires`` a dict)."""
         out: dict[str, Any] = self._asdict()
-        for key in ("declared", "metadata", "problems"):
+        for key in ("declared", "metadata", "problems", "external"):
             out[key] = list(out[key])
+        out["requires"] = dict(self.requires)
         return out
 
 
@@ -116,45 +139,22 @@ def summarize_wheel(path: str, items: Sequence[Item]) -> WheelSummary:
     name = parse_wheel_name(path)
     declared = name.platforms if name is not None else ()
     reports = [item.report for item in items if item.is_elf and item.report.ok]
-    families = {r.family for r in reports if r.family}
-    arches = {r.arch for r in reports if r.arch}
-    needs = [
-        (tuple(int(p) for p in r.glibc_requires.split(".")), r) for r in reports if r.glibc_requires
-    ]
-    top = max(needs, key=lambda pair: pair[0]) if needs else None
-    arch = _one(set(arches))
-    family = _one(set(families))
-    justified = None
-    if family == "glibc" and arch not in (None, "mixed"):
-        floor = manylinux_floor([str(arch)])
-        want = max(top[0][:2], floor) if top else floor
-        justified = f"manylinux_{want[0]}_{want[1]}_{arch}"
+    bundle = Bundle(reports)
+    arch = _one({r.arch for r in reports if r.arch})
+    tags = [parse_platform_tag(t) for t in declared]
+    family = wheel_family(reports, [t.family for t in tags if t is not None])
+    if family is None and {r.family for r in reports if r.family}:
+        family = "mixed"
+    policy = None
+    if arch not in (None, "mixed") and family != "mixed":
+        found, _ = lowest_policy(reports, family, str(arch), bundle)
+        policy = policy_tag(found, reports) if found is not None else f"linux_{arch}"
+    requires = wheel_requires(reports, bundle)
     problems: list[str] = []
-    for tag_text in declared:
-        tag = parse_platform_tag(tag_text)
-        if tag is None:
-            if reports and tag_text == "any":
-                problems.append(f"declares '{tag_text}' but holds {len(reports)} ELF binaries")
-            continue
-        for report in reports:
-            member = report.path.split("!", 1)[-1]
-            if report.arch and report.arch != tag.arch:
-                problems.append(f"{tag_text}: {member} is {report.arch} code, not {tag.arch}")
-            if tag.family and report.family and report.family != tag.family:
-                problems.append(
-                    f"{tag_text}: wrong family: {member} is built for "
-                    f"{report.family} ({', '.join(report.needed) or 'static'})"
-                )
-            if tag.family == "glibc" and tag.version and report.glibc_requires:
-                need = tuple(int(p) for p in report.glibc_requires.split("."))
-                if need > tag.version:
-                    problems.append(
-                        f"{tag_text}: too new for its tag: {member} needs "
-                        f"GLIBC_{report.glibc_requires}, the tag promises glibc "
-                        f"{'.'.join(map(str, tag.version))}"
-                    )
+    for tag_text, tag in zip(declared, tags):
+        problems.extend(_tag_problems(tag_text, tag, reports, bundle))
     errors = [item.report for item in items if item.is_elf and not item.report.ok]
-    problems.extend(f"{r.path.split('!', 1)[-1]}: {r.error}" for r in errors)
+    problems.extend(f"{_member(r.path)}: {r.error}" for r in errors)
     return WheelSummary(
         wheel=path,
         declared=tuple(declared),
@@ -162,7 +162,44 @@ def summarize_wheel(path: str, items: Sequence[Item]) -> WheelSummary:
         binaries=len(reports),
         family=family,
         arch=arch,
-        glibc_requires=".".join(map(str, top[0])) if top else None,
-        justified=justified,
+        glibc_requires=dict(requires).get("GLIBC"),
+        justified=policy,
         problems=tuple(dict.fromkeys(problems)),
+        policy=policy,
+        requires=requires,
+        external=external_libraries(reports, family, str(arch), bundle) if arch else (),
     )
+
+
+def _member(path: str) -> str:
+    return path.split("!", 1)[-1]
+
+
+def _tag_problems(
+    tag_text: str, tag: Optional[PlatformTag], reports: Sequence[FileReport], bundle: Bundle
+) -> list[str]:
+    if tag is None:
+        if reports and tag_text == "any":
+            return [f"declares '{tag_text}' but holds {len(reports)} ELF binaries"]
+        return []
+    problems = []
+    policy = policy_named(tag.family, tag.arch, tag.version) if tag.family and tag.version else None
+    for report in reports:
+        member = _member(report.path)
+        if report.arch and report.arch != tag.arch:
+            problems.append(f"{tag_text}: {member} is {report.arch} code, not {tag.arch}")
+            continue
+        if report.linkage == "static":
+            continue  # a static program runs on any Linux of its architecture
+        if tag.family and report.family and report.family != tag.family:
+            problems.append(
+                f"{tag_text}: wrong family: {member} is built for "
+                f"{report.family} ({', '.join(report.needed) or 'static'})"
+            )
+            continue
+        if policy is None:
+            continue
+        for cause in causes(report, policy, bundle):
+            label = "too new for its tag: " if cause.kind == "version" else ""
+            problems.append(f"{tag_text}: {label}{member} needs {cause.need}; {cause.have}")
+    return problems

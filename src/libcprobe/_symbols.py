@@ -1,0 +1,178 @@
+"""Two facts the wheel audit needs beyond what :mod:`libcprobe._elf` parses, read from an open
+:class:`~libcprobe._elf.ELFFile`:
+
+- the x86 ISA level a file requires, from the ``GNU_PROPERTY_X86_ISA_1_NEEDED`` property of
+  its ``NT_GNU_PROPERTY_TYPE_0`` note (x86-64 psABI, "Program Property"; binutils
+  ``include/elf/common.h``);
+- the undefined, non-weak dynamic symbols it imports whose names match a pattern (the policy's
+  blacklisted symbols, musl 1.2's 64-bit ``time_t`` symbols), from the dynamic symbol table
+  reached through ``DT_SYMTAB``, its size from ``DT_HASH`` or ``DT_GNU_HASH`` (section headers
+  are never used). The string table is searched first; the symbol table is read only when a
+  matching name is in it.
+
+Every offset and count comes from the file and is bounded before use; a broken table gives
+"nothing found", never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from typing import Optional
+
+from ._elf import ELFFile
+from ._errors import LibcprobeError
+
+__all__ = ["MAX_SYMBOLS", "imported_symbols", "isa_level"]
+
+NT_GNU_PROPERTY_TYPE_0 = 5
+GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
+# GNU_PROPERTY_X86_ISA_1_{BASELINE,V2,V3,V4}: bit -> the level's name (x86-64 psABI).
+_ISA_BITS = ((8, "x86-64-v4"), (4, "x86-64-v3"), (2, "x86-64-v2"))
+EM_386 = 3
+EM_X86_64 = 62
+
+DT_HASH = 4
+DT_STRTAB = 5
+DT_SYMTAB = 6
+DT_STRSZ = 10
+DT_GNU_HASH = 0x6FFFFEF5
+SHN_UNDEF = 0
+STB_WEAK = 2
+#: Most dynamic symbols read from one file.
+MAX_SYMBOLS = 1 << 18
+_MAX_STRTAB = 8 << 20
+_MAX_BUCKETS = 1 << 20
+
+
+def isa_level(elf: ELFFile) -> Optional[str]:
+    """``"x86-64-v2"`` … ``"x86-64-v4"`` when the file's GNU property note says it needs that
+    level; None for the baseline, for no note and for other architectures."""
+    if elf.machine not in (EM_X86_64, EM_386):
+        return None
+    prefix = "<" if elf.little_endian else ">"
+    step = 8 if elf.elf_class == 64 else 4
+    for note in elf.notes:
+        if note.name != "GNU" or note.type != NT_GNU_PROPERTY_TYPE_0:
+            continue
+        desc, pos = note.desc, 0
+        while pos + 8 <= len(desc):
+            pr_type, pr_datasz = struct.unpack_from(prefix + "II", desc, pos)
+            data_at = pos + 8
+            if pr_type == GNU_PROPERTY_X86_ISA_1_NEEDED and pr_datasz == 4:
+                if data_at + 4 > len(desc):
+                    return None
+                (bits,) = struct.unpack_from(prefix + "I", desc, data_at)
+                for bit, name in _ISA_BITS:
+                    if bits & bit:
+                        return name
+                return None
+            pos = data_at + ((pr_datasz + step - 1) // step) * step
+    return None
+
+
+def imported_symbols(
+    elf: ELFFile, names: frozenset[bytes], pattern: Optional[re.Pattern[bytes]] = None
+) -> tuple[str, ...]:
+    """The undefined, non-weak dynamic symbols the file imports that are in ``names`` or match
+    ``pattern`` (whole names; ``pattern.search`` must find one in the string table for the
+    symbol table to be read), sorted. Needs the file open (or bytes input)."""
+    try:
+        return _imported(elf, names, pattern)
+    except (LibcprobeError, struct.error, ValueError):
+        return ()
+
+
+def _first(elf: ELFFile) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for tag, value in elf.dynamic:
+        out.setdefault(tag, value)
+    return out
+
+
+def _table(elf: ELFFile, vaddr: int, size: int) -> Optional[bytes]:
+    where = elf.vaddr_to_offset(vaddr)
+    if where is None:
+        return None
+    offset, room = where
+    size = min(size, room)
+    raw = elf.read_range(offset, offset + size)
+    return raw if len(raw) == size else None
+
+
+def _imported(
+    elf: ELFFile, names: frozenset[bytes], pattern: Optional[re.Pattern[bytes]]
+) -> tuple[str, ...]:
+    dyn = _first(elf)
+    if DT_SYMTAB not in dyn or DT_STRTAB not in dyn:
+        return ()
+    strtab = _table(elf, dyn[DT_STRTAB], min(dyn.get(DT_STRSZ, _MAX_STRTAB), _MAX_STRTAB))
+    if strtab is None:
+        return ()
+    # A name in the string table ends with a NUL (linkers share tails, so it may start
+    # inside a longer name): look for "name\0" before reading any symbol.
+    wanted = {n for n in names if n + b"\0" in strtab}
+    if not wanted and (pattern is None or pattern.search(strtab) is None):
+        return ()
+    count = _symbol_count(elf, dyn)
+    if not count:
+        return ()
+    entsize = 24 if elf.elf_class == 64 else 16
+    symtab = _table(elf, dyn[DT_SYMTAB], count * entsize)
+    if symtab is None:
+        return ()
+    e = "<" if elf.little_endian else ">"
+    if elf.elf_class == 64:
+        fields = struct.Struct(e + "IBBHQQ")  # st_name, st_info, st_other, st_shndx, ...
+        symbols = ((n, info, shndx) for n, info, _o, shndx, _v, _s in fields.iter_unpack(symtab))
+    else:
+        fields = struct.Struct(e + "IIIBBH")  # st_name, st_value, st_size, st_info, ...
+        symbols = ((n, info, shndx) for n, _v, _s, info, _o, shndx in fields.iter_unpack(symtab))
+    found = set()
+    for offset, info, shndx in symbols:
+        if shndx != SHN_UNDEF or info >> 4 == STB_WEAK or not 0 < offset < len(strtab):
+            continue
+        end = strtab.find(b"\0", offset)
+        name = strtab[offset:end] if end > 0 else b""
+        if name in wanted or (pattern is not None and pattern.fullmatch(name)):
+            found.add(name.decode("utf-8", "surrogateescape"))
+    return tuple(sorted(found))
+
+
+def _symbol_count(elf: ELFFile, dyn: dict[int, int]) -> int:
+    """The number of dynamic symbols: ``nchain`` of ``DT_HASH``, or one past the last symbol
+    a ``DT_GNU_HASH`` chain reaches."""
+    e = "<" if elf.little_endian else ">"
+    if DT_HASH in dyn:
+        head = _table(elf, dyn[DT_HASH], 8)
+        if head is not None:
+            nchain: int = struct.unpack(e + "II", head)[1]
+            return min(nchain, MAX_SYMBOLS)
+    if DT_GNU_HASH not in dyn:
+        return 0
+    head = _table(elf, dyn[DT_GNU_HASH], 16)
+    if head is None:
+        return 0
+    fields: tuple[int, int, int, int] = struct.unpack(e + "IIII", head)
+    nbuckets, symoffset, bloom_size, _shift = fields
+    if nbuckets > _MAX_BUCKETS or bloom_size > _MAX_BUCKETS:
+        return 0
+    word = 8 if elf.elf_class == 64 else 4
+    buckets_at = dyn[DT_GNU_HASH] + 16 + bloom_size * word
+    buckets = _table(elf, buckets_at, nbuckets * 4)
+    if buckets is None:
+        return 0
+    values: tuple[int, ...] = struct.unpack(f"{e}{nbuckets}I", buckets)
+    last = max(values, default=0)
+    if last < symoffset:
+        return min(symoffset, MAX_SYMBOLS)
+    chains_at = buckets_at + nbuckets * 4
+    index = last
+    while index < MAX_SYMBOLS:
+        entry = _table(elf, chains_at + (index - symoffset) * 4, 4)
+        if entry is None:
+            return 0
+        if struct.unpack(e + "I", entry)[0] & 1:
+            return index + 1
+        index += 1
+    return MAX_SYMBOLS
