@@ -3,7 +3,9 @@ wheel platform tags (``sysconfig.get_platform()`` / ``uname -m`` spelling)."""
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
 
 # e_machine values, from the System V gABI "Machine" table (elf.h).
 EM_SPARC = 2

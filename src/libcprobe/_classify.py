@@ -17,9 +17,7 @@ The rules, strongest first:
 
 from __future__ import annotations
 
-import re
 import struct
-from typing import NamedTuple, Optional
 
 from ._elf import ELFFile
 from ._libc_strings import (
@@ -33,6 +31,13 @@ from ._libc_strings import (
 )
 from ._model import Evidence, Family
 
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+    from typing import Callable, NamedTuple, Optional
+else:
+    from ._records import NamedTuple
+
 __all__ = ["Classification", "classify", "family_of_loader_name"]
 
 # Notes (gABI note format; values from glibc's elf.h, Android's bionic and Go's linker).
@@ -40,17 +45,83 @@ NT_GNU_ABI_TAG = 1  # owner "GNU"
 NT_ANDROID_TYPE_IDENT = 1  # owner "Android", desc starts with the API level (int32)
 NT_GO_BUILDID = 4  # owner "Go"
 
-_LOADER_PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
-    (re.compile(r"ld-musl-[\w.-]+\.so\.1"), Family.MUSL),
-    (re.compile(r"ld(64)?-uClibc(-[\w.]+)?\.so(\.\d+)*"), Family.UCLIBC),
-    (re.compile(r"ld-linux[\w.-]*\.so\.\d+|ld(64)?\.so\.\d+|ld-2\.\d+\.so"), Family.GLIBC),
-    (re.compile(r"linker(64)?"), Family.BIONIC),
+# File-name shapes, checked with str methods (not re, which costs more to import than all of
+# detect() otherwise does). Each is the regular expression in its comment, fully matched; \w is
+# a Unicode word character (str.isalnum() or "_"), \d a Unicode decimal digit, as in re.
+
+
+def _word(text: str, extra: str) -> bool:
+    return all(c.isalnum() or c == "_" or c in extra for c in text)
+
+
+def _dotted_numbers(text: str) -> bool:  # (\.\d+)*
+    return not text or (text[0] == "." and all(p.isdecimal() for p in text[1:].split(".")))
+
+
+def _split_at(text: str, sep: str) -> Iterator[tuple[str, str]]:
+    # Every (before, after) split of text around an occurrence of sep.
+    at = text.find(sep)
+    while at >= 0:
+        yield text[:at], text[at + len(sep) :]
+        at = text.find(sep, at + 1)
+
+
+def _is_musl_loader(name: str) -> bool:  # ld-musl-[\w.-]+\.so\.1
+    return (
+        name.startswith("ld-musl-")
+        and name.endswith(".so.1")
+        and _word(name[8:-5], ".-")
+        and len(name) > 13
+    )
+
+
+def _is_uclibc_loader(name: str) -> bool:  # ld(64)?-uClibc(-[\w.]+)?\.so(\.\d+)*
+    for prefix in ("ld-uClibc", "ld64-uClibc"):
+        if name.startswith(prefix):
+            return any(
+                (not tag or (tag[0] == "-" and len(tag) > 1 and _word(tag[1:], ".")))
+                and _dotted_numbers(rest)
+                for tag, rest in _split_at(name[len(prefix) :], ".so")
+            )
+    return False
+
+
+def _is_glibc_loader(name: str) -> bool:  # ld-linux[\w.-]*\.so\.\d+|ld(64)?\.so\.\d+|ld-2\.\d+\.so
+    if name.startswith("ld-linux"):
+        return any(
+            _word(middle, ".-") and number.isdecimal()
+            for middle, number in _split_at(name[8:], ".so.")
+        )
+    for prefix in ("ld.so.", "ld64.so."):
+        if name.startswith(prefix):
+            return name[len(prefix) :].isdecimal()
+    return name.startswith("ld-2.") and name.endswith(".so") and name[5:-3].isdecimal()
+
+
+def _is_bionic_linker(name: str) -> bool:  # linker(64)?
+    return name in ("linker", "linker64")
+
+
+def _is_musl_soname(name: str) -> bool:  # libc\.musl-[\w.-]+\.so\.1 (Alpine's musl soname)
+    return (
+        name.startswith("libc.musl-")
+        and name.endswith(".so.1")
+        and _word(name[10:-5], ".-")
+        and len(name) > 15
+    )
+
+
+_LOADER_PATTERNS: tuple[tuple[Callable[[str], bool], Family], ...] = (
+    (_is_musl_loader, Family.MUSL),
+    (_is_uclibc_loader, Family.UCLIBC),
+    (_is_glibc_loader, Family.GLIBC),
+    (_is_bionic_linker, Family.BIONIC),
 )
-_NEEDED_PATTERNS: tuple[tuple[re.Pattern[str], Family], ...] = (
-    (re.compile(r"libc\.so\.6(\.1)?"), Family.GLIBC),  # .6.1 on alpha and ia64
-    (re.compile(r"libc\.musl-[\w.-]+\.so\.1"), Family.MUSL),  # Alpine's musl soname
-    (re.compile(r"libc\.so\.[01]"), Family.UCLIBC),
-    (re.compile(r"libc\.so"), Family.MUSL),  # musl-gcc links "libc.so"; bionic too (below)
+_NEEDED_PATTERNS: tuple[tuple[Callable[[str], bool], Family], ...] = (
+    (("libc.so.6", "libc.so.6.1").__contains__, Family.GLIBC),  # .6.1 on alpha and ia64
+    (_is_musl_soname, Family.MUSL),
+    (("libc.so.0", "libc.so.1").__contains__, Family.UCLIBC),
+    ("libc.so".__eq__, Family.MUSL),  # musl-gcc links "libc.so"; bionic too (below)
 )
 
 
@@ -67,8 +138,8 @@ class Classification(NamedTuple):
 def family_of_loader_name(path: str) -> Optional[Family]:
     """The libc family a ``PT_INTERP`` path belongs to, from its file name."""
     name = path.rsplit("/", 1)[-1]
-    for pattern, family in _LOADER_PATTERNS:
-        if pattern.fullmatch(name):
+    for matches, family in _LOADER_PATTERNS:
+        if matches(name):
             if family is Family.BIONIC and not path.startswith(("/system/", "/apex/")):
                 return None
             return family
@@ -77,8 +148,8 @@ def family_of_loader_name(path: str) -> Optional[Family]:
 
 def family_of_needed_name(name: str) -> Optional[Family]:
     """The libc family a ``DT_NEEDED`` name belongs to, or None when it names no libc."""
-    for pattern, family in _NEEDED_PATTERNS:
-        if pattern.fullmatch(name):
+    for matches, family in _NEEDED_PATTERNS:
+        if matches(name):
             return family
     return None
 

@@ -13,13 +13,10 @@ Nothing is executed unless ``allow_execute=True``, and then only to cross-check.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import stat
 import sys
-import threading
-from typing import Any, Optional, Union
+from _thread import allocate_lock  # not threading: that loads a dozen modules for one lock
 
 from ._classify import Classification, classify, family_of_loader_name
 from ._elf import ELFFile, open_elf
@@ -27,6 +24,10 @@ from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
 from ._libc_strings import glibc_version
 from ._model import Evidence, Family, LibcInfo, LibcVersion
 from ._rootfs import LIBRARY_DIRS, exists_in_root, glob_in_root, library_dirs, resolve_in_root
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Optional, Union
 
 __all__ = ["clear_cache", "detect"]
 
@@ -66,7 +67,7 @@ PROC_SELF_EXE = "/proc/self/exe"
 _NO_PROGRAM = "neither /proc/self/exe nor sys.executable names the running program"
 
 _cache: dict[tuple[Optional[str], Optional[str], bool, Optional[str]], LibcInfo] = {}
-_lock = threading.Lock()
+_lock = allocate_lock()
 
 
 def clear_cache() -> None:
@@ -149,7 +150,8 @@ def _from_override(value: str) -> LibcInfo:
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             ) from None
-        if not re.fullmatch(r"\d{1,3}(\.\d{1,3}){0,2}", version_text):
+        parts = version_text.split(".")  # \d{1,3}(\.\d{1,3}){0,2}, without re
+        if len(parts) > 3 or not all(p.isdecimal() and len(p) <= 3 for p in parts):
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             )
@@ -183,8 +185,10 @@ def _running_program() -> tuple[Optional[str], Optional[str], list[Evidence]]:
     the kernel runs, even when deleted), else sys.executable, else nothing."""
     if os.path.exists(PROC_SELF_EXE):
         shown = sys.executable or None
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105  (contextlib.suppress would load contextlib on this path)
             shown = os.readlink(PROC_SELF_EXE)
+        except OSError:
+            pass
         why = "the running program, as the kernel sees it"
         return (
             PROC_SELF_EXE,
@@ -908,6 +912,8 @@ def _android_api(
 ) -> Optional[LibcVersion]:
     """bionic's version is the Android API level: the root's system/build.prop
     (ro.build.version.sdk), else the program's Android ident note (the API it targets)."""
+    import re  # only for a root's build.prop, never on the path of this process
+
     prop = exists_in_root(root, "/system/build.prop") if root is not None else None
     if prop is not None:
         try:

@@ -20,9 +20,6 @@ import errno as _errno
 import os
 import stat
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Callable, NamedTuple, NoReturn, Optional, Union
 
 from ._arch import EM_ARM, arch_name, cpu_arch_name
 from ._errors import (
@@ -32,6 +29,16 @@ from ._errors import (
     ReadLimitError,
     TruncatedELFError,
 )
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from types import TracebackType
+    from typing import Callable, NamedTuple, NoReturn, Optional, Union
+
+    _StringFn = Callable[[int, str], str]  # the dynamic string table lookup passed to parsers
+    PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
+else:
+    from ._records import NamedTuple
 
 __all__ = [
     "MAX_BYTES_PER_FILE",
@@ -139,9 +146,6 @@ class VersionNeed(NamedTuple):
 
     file: str
     names: tuple[str, ...]
-
-
-_StringFn = Callable[[int, str], str]  # the dynamic string table lookup passed to parsers
 
 
 def _decode(raw: bytes) -> str:
@@ -822,9 +826,6 @@ def parse_glibc_version_name(name: str) -> Optional[tuple[int, ...]]:
     return tuple(int(p) for p in parts)
 
 
-PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
-
-
 def read_elf(source: PathOrBytes, *, name: Optional[str] = None) -> ELFFile:
     """Parse an ELF file from a path, or from its bytes (``bytes``/``bytearray``/
     ``memoryview``; ``name`` is then used in messages). The file is closed on return.
@@ -841,15 +842,37 @@ def read_elf(source: PathOrBytes, *, name: Optional[str] = None) -> ELFFile:
         return elf
 
 
-@contextmanager
-def open_elf(path: Union[str, os.PathLike[str]]) -> Iterator[ELFFile]:
+def open_elf(path: Union[str, os.PathLike[str]]) -> _OpenELF:
     """Like :func:`read_elf` for a path, but the file stays open inside the ``with`` block,
     so :meth:`ELFFile.readonly_data` can read more of it."""
-    data = _open_data(os.fspath(path))
-    try:
-        yield ELFFile(data)
-    finally:
-        data.close()
+    return _OpenELF(path)
+
+
+class _OpenELF:
+    # What `with open_elf(path) as elf:` enters: a class, not contextlib.contextmanager, which
+    # would load contextlib (and collections, functools) on detect()'s path.
+    __slots__ = ("_data", "_path")
+
+    def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
+        self._path = path
+        self._data: Optional[_Data] = None
+
+    def __enter__(self) -> ELFFile:
+        data = self._data = _open_data(os.fspath(self._path))
+        try:
+            return ELFFile(data)
+        except BaseException:
+            data.close()
+            raise
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if self._data is not None:
+            self._data.close()
 
 
 def _open_data(path: str) -> _Data:

@@ -7,11 +7,14 @@ is executed.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from typing import NamedTuple, Optional
-
 from ._model import Family, LibcVersion
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+    from typing import NamedTuple, Optional
+else:
+    from ._records import NamedTuple
 
 __all__ = ["Found", "find_glibc_banner", "find_musl_version", "find_static_libc", "glibc_version"]
 
@@ -34,11 +37,14 @@ MUSL_MARKER = b"musl libc"
 # The version ends with a NUL; what precedes it need not be a NUL (on i386 the linker packs it
 # right after a float constant), but it must not be the tail of a longer word or number: on
 # aarch64 the vDSO version name "LINUX_2.6.39" lies nearer the usage text than the version.
-# The pattern starts at the first dot so that `re` can use its fast literal scan (one that
-# starts with \d or a lookbehind tries every byte: ~100x slower over 700 KB); the major number
-# and the character before it are checked by hand.
-_MUSL_VERSION_TAIL = re.compile(rb"\.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?\x00")
+# The scan starts at the first dot: ".<minor>.<patch>[-<suffix>]\0" (what the pattern
+# \.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?\x00 matches), found with bytes.find
+# for each dot (a one-byte find runs at memchr speed), not with re, which costs more to import
+# than the whole musl detection does; the major number and the character before it are checked
+# by hand.
 _DIGITS = frozenset(b"0123456789")
+_SUFFIX_FIRST = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+_SUFFIX = _SUFFIX_FIRST | frozenset(b".+_-")
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _WORDISH = _LETTERS | frozenset(b"0123456789._-")
 #: How far from the usage text the version is looked for first (it was within 9 KiB on every
@@ -47,7 +53,9 @@ MUSL_NEAR = 16 * 1024
 
 # glibc's libc.so.6 and ld.so carry a banner (csu/version.c, elf/dl-usage.c):
 # "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36."
-_GLIBC_BANNER = re.compile(rb"release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s]")
+# (The pattern release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s], read by hand.)
+_GLIBC_BANNER = b"release version "
+_BANNER_END = frozenset(b"., \t\n\r\x0b\x0c")
 
 # Strings only one libc's own code carries, for static binaries, which have neither an
 # interpreter nor needed libraries. musl's strerror table starts with "No error information"
@@ -55,6 +63,33 @@ _GLIBC_BANNER = re.compile(rb"release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.
 # GLIBC_TUNABLES environment variable (elf/dl-tunables.c, glibc >= 2.26).
 MUSL_STATIC_MARKERS = (b"No error information\x00",)
 GLIBC_STATIC_MARKERS = (b"GLIBC_TUNABLES\x00",)
+
+
+def _digit_run(data: bytes, pos: int, end: int, most: int) -> int:
+    """The end of the run of 1 to ``most`` ASCII digits at pos (a longer run counts as none:
+    what follows it must not be a digit), or -1."""
+    stop = pos
+    while stop < end and data[stop] in _DIGITS:
+        stop += 1
+        if stop - pos > most:
+            return -1
+    return stop if stop > pos else -1
+
+
+def _musl_tail(data: bytes, dot: int, end: int) -> int:
+    """The end (just past the NUL) of ".<minor>.<patch>[-<suffix>]\\0" at dot, or -1."""
+    minor = _digit_run(data, dot + 1, end, 3)
+    if minor < 0 or minor >= end or data[minor] != 0x2E:
+        return -1
+    at = _digit_run(data, minor + 1, end, 3)
+    if at < 0 or at >= end:
+        return -1
+    if data[at] == 0x2D and at + 1 < end and data[at + 1] in _SUFFIX_FIRST:
+        stop = at + 2
+        while stop < end and stop - at - 2 < 63 and data[stop] in _SUFFIX:
+            stop += 1
+        at = stop
+    return at + 1 if at < end and data[at] == 0 else -1
 
 
 def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -67,13 +102,18 @@ def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, byt
     ``1.2.5``): a *glued* candidate follows a letter directly. It is accepted only with
     musl's own major version, 0 or 1, as one digit; after a digit, ``.``, ``_`` or ``-``
     (``LINUX_2.6.39``, ``GLIBC_2.17``, the tail of a longer number) nothing is accepted."""
-    pos, end = max(start, 0), max(end, 0)
-    search = _MUSL_VERSION_TAIL.search
-    while True:
-        match = search(data, pos, end)
-        if match is None:
-            return
-        dot = first = match.start()
+    pos, end = max(start, 0), min(max(end, 0), len(data))
+    find = data.find
+    dot = find(b".", pos, end)
+    while dot >= 0:
+        if dot + 1 >= end or data[dot + 1] not in _DIGITS or dot < pos:
+            dot = find(b".", dot + 1, end)
+            continue
+        tail = _musl_tail(data, dot, end)
+        if tail < 0:
+            dot = find(b".", dot + 1, end)
+            continue
+        first = dot
         while first > 0 and dot - first < 3 and data[first - 1] in _DIGITS:
             first -= 1
         before = data[first - 1] if first > 0 else 0
@@ -82,9 +122,10 @@ def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, byt
             glued and (before not in _LETTERS or dot - first != 1 or data[first] not in b"01")
         ):
             pos = dot + 1
-            continue
-        yield first, data[first : match.end() - 1], glued
-        pos = match.end()
+        else:
+            yield first, data[first : tail - 1], glued
+            pos = tail
+        dot = find(b".", dot + 1, end)
 
 
 def _nearest_musl_version(chunks: Chunks, marker_at: int, radius: int) -> Optional[Found]:
@@ -133,24 +174,49 @@ def glibc_version(text: str) -> LibcVersion:
 def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
     """The release version from glibc's banner in ``libc.so.6`` or ``ld.so``, or None."""
     for offset, data in chunks:
-        match = _GLIBC_BANNER.search(data)
-        if match is not None:
-            text = match.group(1).decode("ascii")
-            return Found(glibc_version(text), text, offset + match.start(1))
+        at = data.find(_GLIBC_BANNER)
+        while at >= 0:
+            start = at + len(_GLIBC_BANNER)
+            stop = _banner_version_end(data, start)
+            if stop > 0:
+                text = data[start:stop].decode("ascii")
+                return Found(glibc_version(text), text, offset + start)
+            at = data.find(_GLIBC_BANNER, at + 1)
     return None
+
+
+def _banner_version_end(data: bytes, pos: int) -> int:
+    """The end of "<major>.<minor>[.<patch>]" at pos when one of ".,\\s" follows it, or -1."""
+    end = len(data)
+    major = _digit_run(data, pos, end, 3)
+    if major < 0 or major >= end or data[major] != 0x2E:
+        return -1
+    minor = _digit_run(data, major + 1, end, 3)
+    if minor < 0 or minor >= end:
+        return -1
+    if data[minor] == 0x2E:
+        patch = _digit_run(data, minor + 1, end, 5)
+        if 0 < patch < end and data[patch] in _BANNER_END:
+            return patch
+    return minor if data[minor] in _BANNER_END else -1
 
 
 # glibc up to 2.33 installed its loader and libc under versioned names (ld-2.31.so,
 # libc-2.31.so); its ld.so carries no banner, so the name is the evidence left.
-_GLIBC_FILE_NAME = re.compile(r"(?:ld|libc)-(\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)\.so")
+# The name's shape: (?:ld|libc)-(\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)\.so, \d any decimal digit.
 
 
 def glibc_version_from_name(path: str) -> Optional[Found]:
     """The version in a versioned glibc file name (``ld-2.31.so``), or None."""
-    match = _GLIBC_FILE_NAME.fullmatch(path.rsplit("/", 1)[-1].rsplit("!", 1)[-1])
-    if match is None:
+    name = path.rsplit("/", 1)[-1].rsplit("!", 1)[-1]
+    prefix = "ld-" if name.startswith("ld-") else "libc-"
+    if not name.startswith(prefix) or not name.endswith(".so"):
         return None
-    return Found(LibcVersion.parse(match.group(1)), match.group(1), -1)
+    text = name[len(prefix) : -3]
+    parts = text.split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdecimal() and len(p) <= 3 for p in parts):
+        return None
+    return Found(LibcVersion.parse(text), text, -1)
 
 
 def find_static_libc(chunks: Chunks) -> Optional[tuple[Family, str, int]]:

@@ -3,29 +3,134 @@
 
 from __future__ import annotations
 
-import enum
-import re
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional, Union
-
+# Nothing from enum, re or typing at run time: this module is on the path of every detect()
+# call, and those three cost several times what detection itself does in a fresh interpreter.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
+    import enum
     from collections.abc import Sequence
+    from typing import Any, NamedTuple, Optional, Union
+else:
+    from ._records import NamedTuple
 
 __all__ = ["Evidence", "Family", "LibcInfo", "LibcVersion"]
 
+if TYPE_CHECKING:  # what type checkers (and so users' mypy) see: a str enum
 
-class Family(str, enum.Enum):
-    """A C library family. The value is the lower-case name used in JSON and in the CLI."""
+    class Family(str, enum.Enum):
+        """A C library family. The value is the lower-case name used in JSON and in the CLI."""
 
-    GLIBC = "glibc"
-    MUSL = "musl"
-    BIONIC = "bionic"
-    UCLIBC = "uclibc"
+        GLIBC = "glibc"
+        MUSL = "musl"
+        BIONIC = "bionic"
+        UCLIBC = "uclibc"
 
-    def __str__(self) -> str:
-        return self.value
+        def __str__(self) -> str:
+            return self.value
+
+else:
+
+    class _FamilyType(type):
+        # The parts of enum.EnumMeta that users of a str enum reach for: Family("musl"),
+        # Family["MUSL"], iteration, len, `in`, __members__.
+        def __call__(cls, value):
+            if type(value) is cls:
+                return value
+            try:
+                return cls._by_value_[value]
+            except (KeyError, TypeError):
+                raise ValueError(f"{value!r} is not a valid {cls.__name__}") from None
+
+        def __getitem__(cls, name):
+            return cls.__members__[name]
+
+        def __iter__(cls):
+            return iter(cls._by_value_.values())
+
+        def __reversed__(cls):
+            return reversed(list(cls._by_value_.values()))
+
+        def __len__(cls):
+            return len(cls._by_value_)
+
+        def __contains__(cls, value):
+            return type(value) is cls or value in cls._by_value_
+
+        @property
+        def __members__(cls):
+            return {member._name_: member for member in cls._by_value_.values()}
+
+        def __repr__(cls):
+            return f"<enum {cls.__name__!r}>"
+
+    class Family(str, metaclass=_FamilyType):
+        """A C library family. The value is the lower-case name used in JSON and in the CLI.
+
+        Members: ``GLIBC``, ``MUSL``, ``BIONIC``, ``UCLIBC``. Each is a ``str`` equal to its
+        value (``Family.MUSL == "musl"``), with ``.name`` and ``.value`` as in a str
+        ``enum.Enum`` (which is what type checkers see); ``Family("musl")`` gives the
+        member, and ``is`` compares members."""
+
+        _by_value_: dict[str, Family] = {}  # noqa: RUF012
+
+        @property
+        def name(self):
+            """The member's name (``"GLIBC"``)."""
+            return self._name_
+
+        @property
+        def value(self):
+            """The member's value (``"glibc"``), a plain str."""
+            return str.__str__(self)
+
+        def __str__(self):
+            return str.__str__(self)
+
+        def __repr__(self):
+            return f"<{type(self).__name__}.{self._name_}: {str.__repr__(self)}>"
+
+        def __hash__(self):
+            return str.__hash__(self)
+
+        def __reduce_ex__(self, protocol):
+            return type(self), (str.__str__(self),)
+
+        def __copy__(self):
+            return self
+
+        def __deepcopy__(self, memo):
+            return self
+
+    for _name, _value in (
+        ("GLIBC", "glibc"),
+        ("MUSL", "musl"),
+        ("BIONIC", "bionic"),
+        ("UCLIBC", "uclibc"),
+    ):
+        _member = str.__new__(Family, _value)
+        _member._name_ = _name
+        Family._by_value_[_value] = _member
+        setattr(Family, _name, _member)
+    del _name, _value, _member
 
 
-_VERSION_RE = re.compile(r"(\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))?")
+def _parse_release(text: str) -> Optional[list[int]]:
+    # The leading `major[.minor[.patch]]`, each 1 to 9 decimal digits (what the pattern
+    # (\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))? matched), without importing re.
+    numbers: list[int] = []
+    pos = 0
+    while len(numbers) < 3:
+        start = pos + 1 if numbers else pos
+        if numbers and text[pos : pos + 1] != ".":
+            break
+        end = start
+        while end < len(text) and end - start < 9 and text[end].isdecimal():
+            end += 1
+        if end == start:
+            break
+        numbers.append(int(text[start:end]))
+        pos = end
+    return numbers or None
 
 
 class LibcVersion:
@@ -53,10 +158,9 @@ class LibcVersion:
     def parse(cls, text: str) -> LibcVersion:
         """Parse ``"2.36"``, ``"1.2.3"``, ``"1.2.5-git-3-gabcdef"`` or ``"24"`` (a leading
         ``major[.minor[.patch]]`` and anything after it); ``ValueError`` otherwise."""
-        match = _VERSION_RE.match(text.strip())
-        if match is None:
+        numbers = _parse_release(text.strip())
+        if numbers is None:
             raise ValueError(f"not a libc version: {text!r}")
-        numbers = [int(g) for g in match.groups() if g is not None]
         return cls(numbers, text.strip())
 
     def __setattr__(self, name: str, value: object) -> None:

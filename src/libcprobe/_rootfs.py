@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import stat
-from collections import deque
-from typing import Optional
 
 from ._errors import RootError
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Optional
 
 __all__ = [
     "LIBRARY_DIRS",
@@ -35,6 +37,8 @@ def resolve_in_root(root: str, path: str) -> str:
 
     The result always lies inside ``root``. A component that does not exist ends the walk;
     the rest is appended unresolved (opening it then fails with a clear error)."""
+    from collections import deque  # only roots need it, not detect() of this process
+
     pending = deque(path.split("/"))
     inside: list[str] = []
     hops = 0

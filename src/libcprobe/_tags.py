@@ -22,10 +22,13 @@ wheels there, which cannot load).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from typing import Optional
 
 from ._model import Family, LibcInfo
+
+TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+    from typing import Optional
 
 __all__ = ["manylinux_floor", "platform_tags"]
 
@@ -89,9 +92,7 @@ def platform_tags(info: LibcInfo, *, linux_first: bool = True) -> list[str]:
 def _running_archs(info: LibcInfo) -> list[str]:
     # packaging derives the arch from sysconfig.get_platform() (the kernel's machine), with a
     # 32-bit interpreter on a 64-bit kernel mapped to i686 / armv8l (+armv7l).
-    import sysconfig
-
-    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    platform = _get_platform().replace("-", "_").replace(".", "_")
     if not platform.startswith("linux_"):
         return [str(info.arch)]
     arch = platform.split("_", 1)[1]
@@ -101,6 +102,25 @@ def _running_archs(info: LibcInfo) -> list[str]:
         # A 64-bit interpreter under `linux32` (uname says i686 / armv8l): its code decides.
         return [str(info.arch)]
     return ["armv8l", "armv7l"] if arch == "armv8l" else [arch]
+
+
+def _get_platform() -> str:
+    """``sysconfig.get_platform()``. When sysconfig is not loaded yet, on Linux it is computed
+    the way sysconfig does it (``os.uname()``'s system and machine) instead of importing it,
+    which on Python 3.12+ also loads threading, collections and functools."""
+    import os
+
+    loaded = sys.modules.get("sysconfig")  # already imported: ask it (it is what packaging asks)
+    if loaded is not None:
+        return str(loaded.get_platform())
+    if sys.platform != "linux" or "_PYTHON_HOST_PLATFORM" in os.environ or not hasattr(os, "uname"):
+        import sysconfig
+
+        return sysconfig.get_platform()
+    uname = os.uname()
+    system = uname.sysname.lower().replace("/", "")
+    machine = uname.machine.replace(" ", "_").replace("/", "-")
+    return f"{system}-{machine}"
 
 
 def _manylinux(info: LibcInfo, archs: list[str]) -> Iterator[str]:
