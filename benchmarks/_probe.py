@@ -11,7 +11,11 @@ Subcommands:
   next to packaging's glibc and musl detection, ``platform.libc_ver()`` and a pyelftools
   reading of ``PT_INTERP`` of ``sys.executable``.
 - ``muslver LOADER ITER BUDGET [MUSL_PYTHON]``: the musl version read from the loader's bytes
-  vs running the loader (as packaging does).
+  vs running the loader (as packaging does), the two interleaved call by call.
+- ``cold ITER BUDGET``: cold ``libcprobe.detect().platform_tags()`` and packaging's
+  ``list(tags.platform_tags())`` (caches cleared), interleaved call by call.
+- ``loop WHICH COUNT``: ``COUNT`` cold calls of one of those two (``libcprobe`` or
+  ``packaging``), for counting instructions under callgrind.
 - ``inspect LISTFILE PASSES``: files/second for ``libcprobe.inspect`` and for pyelftools
   reading the same facts, over the files named in LISTFILE (one per line).
 - ``memory PATH``: peak memory of ``libcprobe.inspect(PATH)``: ``ru_maxrss``, and the peak
@@ -66,6 +70,91 @@ def measure(
         "n": len(times),
         "value": repr(value)[:200],
     }
+
+
+def measure_interleaved(
+    calls: dict[str, tuple[Callable[[], object], Optional[Callable[[], None]]]],
+    iterations: int = 100,
+    budget: float = 2.0,
+) -> dict[str, Any]:
+    """Like :func:`measure` for several calls at once, taking turns call by call, so a change
+    in the machine's load hits each alike: ``{name: {median_ms, min_ms, n, value}}``."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    values: dict[str, object] = {}
+    for name, (fn, setup) in calls.items():  # warm-up: lazy imports, page cache
+        if setup is not None:
+            setup()
+        try:
+            values[name] = fn()
+        except Exception as exc:
+            return {name: {"error": f"{type(exc).__name__}: {exc}"}}
+    spent_from = time.perf_counter()
+    for i in range(iterations):
+        for name, (fn, setup) in calls.items():
+            if setup is not None:
+                setup()
+            start = time.perf_counter_ns()
+            fn()
+            times[name].append((time.perf_counter_ns() - start) / 1e6)
+        if i >= 2 and time.perf_counter() - spent_from > budget:
+            break
+    return {
+        name: {
+            "median_ms": statistics.median(t),
+            "min_ms": min(t),
+            "n": len(t),
+            "value": repr(values[name])[:200],
+        }
+        for name, t in times.items()
+    }
+
+
+def _cold_calls() -> dict[str, tuple[Callable[[], object], Optional[Callable[[], None]]]]:
+    """The two cold calls target 2 compares: each library's platform tags, caches cleared."""
+    import packaging.tags
+    from packaging import _manylinux, _musllinux
+
+    import libcprobe
+
+    def clear_packaging() -> None:
+        _manylinux._get_glibc_version.cache_clear()
+        _musllinux._get_musl_version.cache_clear()
+        cached = getattr(_manylinux, "_get_manylinux_module", None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+    return {
+        "libcprobe.detect().platform_tags()": (
+            lambda: libcprobe.detect().platform_tags(),
+            libcprobe.clear_cache,
+        ),
+        "packaging list(tags.platform_tags())": (
+            lambda: list(packaging.tags.platform_tags()),
+            clear_packaging,
+        ),
+    }
+
+
+def cmd_cold(iterations: int, budget: float) -> dict[str, Any]:
+    """Target 2 by the clock: the two cold calls, interleaved."""
+    return {
+        "python": sys.version.split()[0],
+        "results": measure_interleaved(_cold_calls(), iterations, budget),
+    }
+
+
+def cmd_loop(which: str, count: int) -> dict[str, Any]:
+    """Target 2 in instructions: import, one warm-up call, then ``count`` cold calls of one of
+    :func:`_cold_calls` (run.py runs this under callgrind with two counts and takes the
+    difference, so start-up, imports and the warm-up cancel out)."""
+    calls = _cold_calls()
+    name = next(n for n in calls if n.startswith(which))
+    fn, setup = calls[name]
+    for _ in range(count + 1):
+        if setup is not None:
+            setup()
+        fn()
+    return {"name": name, "count": count}
 
 
 # -- in-process detection ------------------------------------------------------------------
@@ -189,13 +278,18 @@ def cmd_muslver(
 
     with open_elf(loader) as elf:
         chunks = elf.readonly_data()
+    pair = measure_interleaved(
+        {
+            "libcprobe: open_elf + classify (bytes)": (from_bytes, None),
+            "run the loader, parse stderr (subprocess)": (lambda: run_loader(loader), None),
+        },
+        iterations,
+        budget,
+    )
     results: dict[str, Any] = {
-        "libcprobe: open_elf + classify (bytes)": measure(from_bytes, None, iterations, budget),
+        **pair,
         "libcprobe: find_musl_version on read chunks": measure(
             lambda: find_musl_version(chunks), None, iterations, budget
-        ),
-        "run the loader, parse stderr (subprocess)": measure(
-            lambda: run_loader(loader), None, iterations, budget
         ),
     }
     if musl_python:
@@ -379,6 +473,10 @@ def main(argv: list[str]) -> int:
         result = cmd_muslver(
             args[0], int(args[1]), float(args[2]), args[3] if len(args) > 3 else None
         )
+    elif command == "cold":
+        result = cmd_cold(int(args[0]), float(args[1]))
+    elif command == "loop":
+        result = cmd_loop(args[0], int(args[1]))
     elif command == "inspect":
         result = cmd_inspect(args[0], int(args[1]))
     elif command == "memory":

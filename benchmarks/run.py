@@ -30,6 +30,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+import _callgrind
+import _cold
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SRC = REPO / "src"
@@ -47,6 +50,13 @@ FORBIDDEN_AFTER_DETECT = (
     "subprocess",
     "ctypes",
     "zipfile",
+    "enum",
+    "re",
+    "typing",
+    "collections",
+    "contextlib",
+    "threading",
+    "fnmatch",
 )
 KIB, MIB, GIB = 1024, 1024 * 1024, 1024 * 1024 * 1024
 #: libcprobe's documented cap on bytes read per file (libcprobe.MAX_BYTES_PER_FILE).
@@ -556,6 +566,65 @@ def bench_memory(python: str, env: dict[str, str], tmp: Path) -> dict[str, Any]:
     return {"runs": rows, "verdicts": verdicts, "notes": notes}
 
 
+# -- cold start: the issue 16 targets (see _cold.py) ---------------------------------------------
+
+
+def bench_cold(
+    python: str,
+    env: dict[str, str],
+    tmp: Path,
+    settings: Settings,
+    results: dict[str, Any],
+    site: Optional[Path],
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"host_family": get(results, "in_process", "detected", "family")}
+    musl = musl_python()
+    musl_env = child_env(tmp / "musl-site") if musl is not None else None
+    if _callgrind.available():
+        clean = _callgrind.clean_venv(python, tmp / "clean-venv")
+        log("  fresh processes under callgrind (host)")
+        out["fresh_host"] = _cold.fresh_instructions(clean, env)
+        if out["host_family"] == "glibc" and not settings.quick:  # quick: the clock only
+            log("  cold calls under callgrind (host)")
+            out["loop_host"] = _cold.loop_instructions(clean, env)
+        if musl is not None and musl_env is not None:
+            log("  fresh processes under callgrind (musl)")
+            out["fresh_musl"] = _cold.fresh_instructions(str(musl), musl_env)
+    else:
+        out["fresh_host"] = _cold.fresh_from_clock(results.get("process", {}))
+        if musl is not None:
+            out["fresh_musl"] = _cold.fresh_from_clock(
+                get(results, "musl_interpreter", "process") or {}
+            )
+    if musl is None:
+        out["fresh_musl"] = out["clock_musl"] = {"skipped": "no musl interpreter"}
+    log("  cold calls by the clock, interleaved")
+    out["clock_host"] = probe(python, env, "cold", str(settings.iterations), str(settings.budget))
+    if musl is not None and musl_env is not None:
+        out["clock_musl"] = probe(
+            str(musl), musl_env, "cold", str(settings.iterations), str(settings.budget)
+        )
+    log("  inspect on a mix of real files")
+    mix: dict[str, Any] = {}
+    kinds = _cold.inspect_mix(settings.quick, is_elf, site)
+    kinds["all"] = [p for files in kinds.values() for p in files]
+    for kind, files in kinds.items():
+        if not files:
+            continue
+        listfile = tmp / "mix.txt"
+        listfile.write_text("\n".join(files) + "\n", encoding="utf-8")
+        data = probe(python, env, "inspect", str(listfile), str(settings.inspect_passes))
+        mix[kind] = {
+            "files": len(files),
+            "libcprobe": get(data, "results", "libcprobe.inspect", "files_per_second"),
+            "pyelftools": get(data, "results", "pyelftools (same facts)", "files_per_second"),
+            "facts_differ": data.get("facts_differ"),
+            "facts_differ_examples": data.get("facts_differ_examples"),
+        }
+    out["inspect_mix"] = mix
+    return out
+
+
 # -- 2. the musl version ------------------------------------------------------------------------
 
 
@@ -585,7 +654,7 @@ def target(name: str, status: str, value: str, detail: str = "") -> dict[str, st
 
 
 def evaluate(results: dict[str, Any]) -> list[dict[str, str]]:
-    out = []
+    out = _cold.targets(results.get("cold", {}))
     imports = results.get("imports", {})
     value = imports.get("importtime_libcprobe_cumulative_ms")
     if value is None:
@@ -604,7 +673,7 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, str]]:
     if forbidden is not None:
         out.append(
             target(
-                "detect() imports no _cli/_inspect/argparse/json/subprocess/ctypes/zipfile",
+                f"detect() imports none of {', '.join(FORBIDDEN_AFTER_DETECT)}",
                 "FAIL" if forbidden else "PASS",
                 ", ".join(forbidden) or "none of them",
             )
@@ -659,7 +728,7 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, str]]:
     ins = get(results, "inspect", "results")
     mine = get(ins, "libcprobe.inspect", "files_per_second")
     theirs = get(ins, "pyelftools (same facts)", "files_per_second")
-    name = f"inspect >= {TARGET_INSPECT_RATIO:g}x the files/s of pyelftools"
+    name = f"inspect >= {TARGET_INSPECT_RATIO:g}x the files/s of pyelftools (section 3's files)"
     if mine and theirs:
         ratio = mine / theirs
         out.append(
@@ -925,6 +994,9 @@ def print_report(results: dict[str, Any]) -> None:
         for note in mem.get("notes", []):
             print(f"  note: {note}")
 
+    for title, (header, rows) in _cold.report_rows(results.get("cold", {})).items():
+        print_table(title, header, rows)
+
     print_table(
         "targets",
         ["target", "result", "measured", "detail"],
@@ -1017,6 +1089,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         results["inspect"] = bench_inspect(python, env, tmp, settings, args.no_install)
         log("4. memory")
         results["memory"] = bench_memory(python, env, tmp)
+        log("cold start (issue 16 targets)")
+        site = None if settings.quick or args.no_install else bench_venv_site()[0]
+        results["cold"] = bench_cold(python, env, tmp, settings, results, site)
     results["targets"] = evaluate(results)
     results["meta"]["seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(results, indent=2)

@@ -19,9 +19,10 @@ SECTIONS = [
     "musl_version",
     "inspect",
     "memory",
+    "cold",
     "targets",
 ]
-TARGETS = 7
+TARGETS = 12
 
 
 def test_quick_json() -> None:
@@ -31,7 +32,7 @@ def test_quick_json() -> None:
         [sys.executable, str(RUN), "--quick", "--json"],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=1500,  # callgrind runs in quick mode too; a loaded machine is slow
         env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -66,6 +67,11 @@ def test_quick_json() -> None:
     )
     memory = data["memory"]
     assert "skipped" in memory or (memory["runs"] and "verdicts" in memory)
+
+    cold = data["cold"]
+    for key in ("fresh_host", "fresh_musl", "clock_host", "clock_musl", "inspect_mix"):
+        assert key in cold, key
+    assert "all" in cold["inspect_mix"]
 
     targets = data["targets"]
     assert len(targets) == TARGETS

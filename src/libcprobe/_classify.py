@@ -411,7 +411,16 @@ def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[
                 f"the file is glibc's {what} (DT_SONAME {soname})",
             )
         ]
-        banner = find_glibc_banner(elf.readonly_data()) if scan else None
+        # .rodata, where the banner is, has a segment of its own in current links: read the
+        # non-code segments first, the code too only when the banner is not in them.
+        banner = (
+            (
+                find_glibc_banner(elf.readonly_data(code=False))
+                or find_glibc_banner(elf.readonly_data())
+            )
+            if scan
+            else None
+        )
         if banner is not None:
             ev.append(
                 Evidence(

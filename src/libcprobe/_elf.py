@@ -200,6 +200,9 @@ class _Data:
             return b""
         cache = self._cache
         first, last = offset // _BLOCK, (offset + size - 1) // _BLOCK
+        if first == last and first in cache:  # the common case: one block, already read
+            skip = offset - first * _BLOCK
+            return cache[first][skip : skip + size]
         block = first
         while block <= last:  # fetch each run of missing blocks with one pread
             if block in cache:
@@ -240,8 +243,12 @@ class _Data:
             raise TruncatedELFError(
                 f"{what} at offset {offset:#x} lies outside its table", self.name
             )
-        raw = self.read(offset, end - offset, what)
+        # Most names are short: read 256 bytes first, the rest only when no NUL is in them.
+        raw = self.read(offset, min(end - offset, 256), what)
         nul = raw.find(b"\0")
+        if nul < 0 and len(raw) < end - offset:
+            raw = self.read(offset, end - offset, what)
+            nul = raw.find(b"\0")
         if nul < 0:
             raise CorruptELFError(f"{what} at offset {offset:#x} is not NUL-terminated", self.name)
         return raw[:nul]

@@ -19,6 +19,10 @@ the types users see do not change.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
 try:
     from _collections import _tuplegetter  # type: ignore[import-not-found]  # collections' C field descriptor
 except ImportError:  # pragma: no cover - other implementations
@@ -80,12 +84,9 @@ class _Record(tuple):  # type: ignore[type-arg]
             raise TypeError(f"{cls.__name__}() got unexpected arguments {sorted(kwargs)}")
         return _tuple_new(cls, values)
 
-    @classmethod
-    def _make(cls, iterable: object) -> _Record:
-        made = _tuple_new(cls, iterable)  # type: ignore[arg-type]
-        if len(made) != len(cls._fields):
-            raise TypeError(f"expected {len(cls._fields)} values, got {len(made)}")
-        return made
+    # tuple.__new__ itself, called with the class: no Python frame per record (the ELF reader
+    # makes one per dynamic entry). Unlike namedtuple's it does not check the length.
+    _make: classmethod[Any, Any, Any] = classmethod(_tuple_new)
 
     def _replace(self, **changes: object) -> _Record:
         values = [changes.pop(f, v) for f, v in zip(self._fields, self)]

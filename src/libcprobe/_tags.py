@@ -136,7 +136,8 @@ def _manylinux(info: LibcInfo, archs: list[str]) -> Iterator[str]:
             low = floor[1] - 1 if major == floor[0] else -1
             for minor in range(top, low, -1):
                 version = (major, minor)
-                if _allowed(override, arch, version, current):
+                # (without a _manylinux module every version up to the current one is allowed)
+                if override is None or _allowed(override, arch, version, current):
                     yield f"manylinux_{major}_{minor}_{arch}"
                     legacy = LEGACY_MANYLINUX.get(version)
                     if legacy is not None:
