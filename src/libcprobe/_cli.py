@@ -120,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"libcprobe {__version__}")
     _common(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_detect(sub)
+    _add_tags(sub)
+    _add_inspect(sub)
+    _add_check(sub)
+    return parser
+
+
+def _add_detect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``libcprobe detect``: the libc of the running interpreter, a program or a root."""
     detect = sub.add_parser(
         "detect",
         help="detect the libc (the default command)",
@@ -130,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_Formatter,
     )
     _common(detect, suppress=True)
+
+
+def _add_tags(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``libcprobe tags``: the wheel platform tags, best first."""
     tags = sub.add_parser(
         "tags",
         help="print the compatible wheel platform tags, best first",
@@ -148,6 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="put linux_<arch> last, as packaging 26.2 and older (and pip's "
         "vendored copy) order it; the default is packaging 26.3's order",
     )
+
+
+def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``libcprobe inspect``: what ELF files, directories and wheels hold and need."""
     inspect = sub.add_parser(
         "inspect",
         help="report what ELF files, directories and wheels hold and need",
@@ -180,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also list non-ELF files and symlinks that were not followed",
     )
+
+
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``libcprobe check``: will these binaries load on the target?"""
     check = sub.add_parser(
         "check",
         help="will these wheels or installed trees load on this system?",
@@ -219,7 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # No -j: check keeps every parsed file for the comparison, which a process pool cannot
     # hand back, so a -j here could only be accepted and ignored.
-    return parser
 
 
 def _tree_options(parser: argparse.ArgumentParser) -> None:
