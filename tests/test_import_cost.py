@@ -145,8 +145,8 @@ def test_records_behave_like_namedtuples() -> None:
     assert isinstance(ev, tuple) and tuple(ev) == ("family", "musl", "env", None, "why")
     assert ev.fact == "family" and ev[4] == "why" and ev.path is None
     assert Evidence._fields == ("fact", "value", "source", "path", "detail")
-    assert Evidence(fact="f", value="v", source="s", path="p", detail="d").path == "p"
-    assert Evidence("f", "v", "s", path="p", detail="d") == ("f", "v", "s", "p", "d")
+    assert Evidence(fact="arch", value="v", source="file", path="p", detail="d").path == "p"
+    assert Evidence("arch", "v", "file", path="p", detail="d") == ("arch", "v", "file", "p", "d")
     assert ev._replace(path="/x").path == "/x" and type(ev._replace()) is Evidence
     assert ev._asdict()["detail"] == "why" and Evidence._make(tuple(ev)) == ev
     assert (
@@ -155,11 +155,11 @@ def test_records_behave_like_namedtuples() -> None:
     assert pickle.loads(pickle.dumps(ev)) == ev and type(pickle.loads(pickle.dumps(ev))) is Evidence
     assert hash(ev) == hash(tuple(ev)) and copy.deepcopy(ev) == ev
     with pytest.raises(AttributeError):
-        ev.fact = "x"  # type: ignore[misc]
+        ev.fact = "x"  # type: ignore[misc, assignment]
     with pytest.raises(TypeError):
-        Evidence("too", "few")  # type: ignore[call-arg]
+        Evidence("too", "few")  # type: ignore[call-arg, arg-type]
     with pytest.raises(TypeError):
-        Evidence("a", "b", "c", "d", "e", nope=1)  # type: ignore[call-arg]
+        Evidence("a", "b", "c", "d", "e", nope=1)  # type: ignore[call-arg, arg-type]
     with pytest.raises(ValueError):
         ev._replace(nope=1)  # type: ignore[call-arg]
     assert Evidence.__match_args__ == Evidence._fields

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -74,3 +77,23 @@ def test_info_is_immutable_hashable_and_json_ready() -> None:
     }
     assert info.why("family") == (ev,)
     assert str(Family.GLIBC) == "glibc" and Family("bionic") is Family.BIONIC
+
+
+def test_a_misspelt_evidence_fact_or_source_fails_mypy(tmp_path: Path) -> None:
+    """``fact`` and ``source`` are Literal types for type checkers: a misspelling is an error."""
+    pytest.importorskip("mypy")
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(
+        "from libcprobe import Evidence\n"
+        'Evidence("family", "musl", "env", None, "fine")\n'
+        'Evidence("famliy", "musl", "elf-interp", None, "fact misspelt")\n'
+        'Evidence("family", "musl", "elf_interp", None, "source misspelt")\n'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(snippet)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["3", "4"], proc.stdout

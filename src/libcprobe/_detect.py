@@ -18,7 +18,7 @@ import stat
 import sys
 from _thread import allocate_lock  # not threading: that loads a dozen modules for one lock
 
-from ._classify import Classification, classify, family_of_loader_name
+from ._classify import Classification, classify, family_of_loader_name, family_of_needed_name
 from ._elf import ELFFile, open_elf
 from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
 from ._libc_strings import glibc_version
@@ -28,6 +28,8 @@ from ._rootfs import LIBRARY_DIRS, exists_in_root, glob_in_root, library_dirs, r
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Optional, Union
+
+    from ._model import Source
 
 __all__ = ["clear_cache", "detect"]
 
@@ -144,17 +146,15 @@ def _from_override(value: str) -> LibcInfo:
     if text.endswith("-"):
         raise OverrideError(f"{ENV_OVERRIDE}={value!r}: a version must follow the '-'")
     if version_text:
+        parts = version_text.split(".")  # \d{1,3}(\.\d{1,3}){0,2}, without re
         try:
+            if len(parts) > 3 or not all(p.isdecimal() and len(p) <= 3 for p in parts):
+                raise ValueError(version_text)
             version = LibcVersion.parse(version_text)
         except ValueError:
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             ) from None
-        parts = version_text.split(".")  # \d{1,3}(\.\d{1,3}){0,2}, without re
-        if len(parts) > 3 or not all(p.isdecimal() and len(p) <= 3 for p in parts):
-            raise OverrideError(
-                f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
-            )
     evidence = [ev]
     if version is not None:
         evidence.append(Evidence("version", str(version), "env", None, f"{ENV_OVERRIDE}={value!r}"))
@@ -327,11 +327,7 @@ def _mapped_libc() -> Optional[str]:
         if path.endswith(" (deleted)"):
             path = path[: -len(" (deleted)")]
         name = path.rsplit("/", 1)[-1]
-        if (
-            name.startswith(("ld-musl-", "libc.musl-", "libc.so.6"))
-            or name == "libc.so"
-            or family_of_loader_name(path) is not None
-        ):
+        if family_of_needed_name(name) is not None or family_of_loader_name(path) is not None:
             return path
     return None
 
@@ -700,7 +696,7 @@ def _dynamic_from_loader(
     """A dynamic program's libc read from what the process maps, else from its loader; None
     when neither can be read."""
     interp, root, shown = elf.interpreter, program.root, program.executable
-    candidates: list[tuple[str, str, str]] = []  # (host path, shown path, source)
+    candidates: list[tuple[str, str, Source]] = []  # (host path, shown path, source)
     if mapped is not None:
         candidates.append((mapped, mapped, "proc-maps"))
     if interp is not None:
@@ -951,7 +947,7 @@ def _read_libc(
     host: str,
     shown: str,
     root: Optional[str],
-    source: str,
+    source: Source,
     program: ELFFile,
     ev: list[Evidence],
 ) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:

@@ -9,7 +9,31 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import enum
     from collections.abc import Sequence
-    from typing import Any, NamedTuple, Optional, Union
+    from typing import Any, Literal, NamedTuple, Optional, Union
+
+    #: What an :class:`Evidence` supports; for type checkers only, so a misspelling fails mypy.
+    Fact = Literal["family", "version", "linkage", "arch", "interpreter", "extensions"]
+    #: The kinds of :class:`Evidence` (see its docstring); for type checkers only.
+    Source = Literal[
+        "elf-header",
+        "elf-interp",
+        "elf-needed",
+        "elf-soname",
+        "elf-verneed",
+        "elf-verdef",
+        "elf-note",
+        "elf-entry",
+        "string",
+        "confstr",
+        "strerror",
+        "proc-maps",
+        "proc-exe",
+        "sysconfig",
+        "env",
+        "execute",
+        "platform",
+        "file",
+    ]
 else:
     from ._records import NamedTuple
 
@@ -248,9 +272,9 @@ class Evidence(NamedTuple):
     ``platform`` (``sys.platform`` and friends), ``file`` (the file's name or a file in a root).
     """
 
-    fact: str
+    fact: Fact
     value: str
-    source: str
+    source: Source
     path: Optional[str]
     detail: str
 
