@@ -24,6 +24,7 @@ from ._errors import (
     ReadLimitError,
     RootError,
     TruncatedELFError,
+    ZipError,
 )
 
 TYPE_CHECKING = False  # not `from typing import ...`: typing costs milliseconds to import
@@ -53,6 +54,7 @@ __all__ = [
     "ReadLimitError",
     "RootError",
     "TruncatedELFError",
+    "ZipError",
     "__version__",
     "clear_cache",
     "detect",

@@ -22,6 +22,7 @@ __all__ = [
     "ReadLimitError",
     "RootError",
     "TruncatedELFError",
+    "ZipError",
 ]
 
 
@@ -77,3 +78,12 @@ class RootError(LibcprobeError):
 
 class OverrideError(LibcprobeError):
     """The ``LIBCPROBE_LIBC`` environment variable holds a value libcprobe cannot parse."""
+
+
+class ZipError(LibcprobeError):
+    """A wheel (or other zip file) is damaged, inconsistent or uses something libcprobe does
+    not read: no end record, a central directory or local header whose sizes, offsets, counts,
+    names or CRC lie, a member that overlaps another, bytes that belong to no member (a second
+    archive), duplicate names, an encrypted member, a compression method other than stored
+    and deflate, corrupt deflate data. ``path`` is the zip, or ``zip!member`` for one member.
+    Not a :class:`ValueError`."""

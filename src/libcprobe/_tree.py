@@ -4,6 +4,7 @@ process pool."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -16,9 +17,12 @@ from ._errors import LibcprobeError
 from ._inspect import FileReport, report_for
 from ._wheel import iter_wheel_members
 
-__all__ = ["Item", "iter_items", "walk"]
+__all__ = ["MAX_TREE_DEPTH", "MAX_TREE_FILES", "Entry", "Item", "iter_items", "walk"]
 
+#: Most entries one directory target may hold.
 MAX_TREE_FILES = 1_000_000
+#: Deepest directory level walked.
+MAX_TREE_DEPTH = 256
 
 
 class Item(NamedTuple):
@@ -30,38 +34,86 @@ class Item(NamedTuple):
     elf: Optional[ELFFile] = None
 
 
-def walk(top: str) -> Iterator[tuple[str, Optional[str]]]:
-    """Regular files under ``top`` in sorted order, as ``(path, None)``; a symlink whose target
-    leaves the tree is yielded as ``(path, reason)`` and never followed."""
+class Entry(NamedTuple):
+    """One entry met by :func:`walk`: a regular file to read (``note`` None), or why not.
+    ``error`` says the note is a failure (an unreadable directory, a symlink loop), not a
+    skip (a symlink out of the tree, a FIFO)."""
+
+    path: str
+    note: Optional[str] = None
+    error: bool = False
+
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def walk(top: str) -> Iterator[Entry]:
+    """Every entry under ``top``, depth first in sorted order, without recursion. Regular
+    files (and symlinks to regular files inside the tree) are yielded to be read; symlinks are
+    never followed as directories, so the walk cannot loop. Bounded by
+    :data:`MAX_TREE_FILES` entries and :data:`MAX_TREE_DEPTH` levels."""
     real_top = os.path.realpath(top)
     count = 0
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames.sort()
-        for name in sorted(filenames) + sorted(d for d in dirnames if _is_link(dirpath, d)):
-            path = os.path.join(dirpath, name)
+    stack: list[tuple[str, int]] = [(top, 0)]
+    while stack:
+        directory, depth = stack.pop()
+        try:
+            with os.scandir(directory) as it:
+                names = sorted(e.name for e in it)
+        except OSError as exc:
+            yield Entry(directory, f"cannot list the directory: {_why(exc)}", True)
+            continue
+        subdirs = []
+        for name in names:
             count += 1
             if count > MAX_TREE_FILES:
+                yield Entry(top, f"more than {MAX_TREE_FILES} entries: the rest is not read", True)
                 return
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode):
-                target = os.path.realpath(path)
-                if os.path.commonpath([real_top, target]) != real_top:
-                    yield path, "symbolic link out of the tree: not followed"
-                    continue
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    yield path, "dangling symbolic link"
-                    continue
-            if stat.S_ISREG(st.st_mode):
-                yield path, None
+            path = os.path.join(directory, name)
+            entry = _classify(path, real_top)
+            if entry is None:
+                if depth + 1 >= MAX_TREE_DEPTH:
+                    yield Entry(path, f"deeper than {MAX_TREE_DEPTH} levels: not read", True)
+                else:
+                    subdirs.append((path, depth + 1))
+            elif entry.note != "":
+                yield entry
+        stack.extend(reversed(subdirs))
 
 
-def _is_link(dirpath: str, name: str) -> bool:
-    return os.path.islink(os.path.join(dirpath, name))
+def _classify(path: str, real_top: str) -> Optional[Entry]:
+    """None for a directory to descend into; an entry with note "" for one to ignore."""
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        return Entry(path, f"cannot read the entry: {_why(exc)}", True)
+    if stat.S_ISLNK(st.st_mode):
+        target = os.path.realpath(path)
+        if os.path.commonpath([real_top, target]) != real_top:
+            return Entry(path, "symbolic link out of the tree: not followed")
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return Entry(path, "symbolic link loop", True)
+            return Entry(path, "dangling symbolic link")
+        if stat.S_ISDIR(st.st_mode):
+            return Entry(path, "")  # its directory is walked where it lies, not through here
+    elif stat.S_ISDIR(st.st_mode):
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return Entry(path)
+    kind = next((what for test, what in _KINDS if test(st.st_mode)), "a special file")
+    return Entry(path, f"not a regular file ({kind}): not read")
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 def _is_elf_file(path: str) -> bool:
@@ -90,12 +142,15 @@ def _inspect_path_for_pool(path: str) -> Item:
 
 
 def _expand(targets: Iterable[str], all_files: bool) -> Iterator[tuple[str, str, Optional[str]]]:
-    """(kind, path, note): kind is "file", "wheel" or "skip"."""
+    """(kind, path, note): kind is "file", "wheel", "skip" (a note under ``--all``) or "error"
+    (an entry of a directory that could not be read)."""
     for target in targets:
         if os.path.isdir(target):
-            for path, note in walk(target):
+            for path, note, error in walk(target):
                 if note is not None:
-                    if all_files:
+                    if error:
+                        yield "error", path, note
+                    elif all_files:
                         yield "skip", path, note
                 elif path.endswith(".whl"):
                     yield "wheel", path, None
@@ -141,8 +196,8 @@ def iter_items(
                 pooled[i] = item
                 tick()
     for i, (kind, path, note) in enumerate(plan):
-        if kind == "skip":
-            yield Item(FileReport(path=path, error=note), False)
+        if kind in ("skip", "error"):
+            yield Item(FileReport(path=path, error=note), kind == "error")
         elif kind == "file":
             pooled_item = pooled.get(i)
             if pooled_item is None:

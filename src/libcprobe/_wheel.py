@@ -1,7 +1,8 @@
-"""Wheels (``.whl``), read in place as zip files: members are streamed, never extracted.
+"""Wheels (``.whl``), read in place as zip files (:mod:`libcprobe._zip`, which checks their
+structure): members are streamed, never extracted.
 
-Bounds: the member count is read from the end-of-central-directory record *before* the zip is
-opened (:data:`MAX_WHEEL_MEMBERS`); a member larger than :data:`MAX_MEMBER_SIZE` is not read;
+Bounds: the member count is read from the end-of-central-directory record *before* the
+directory is (:data:`MAX_WHEEL_MEMBERS`); a member larger than :data:`MAX_MEMBER_SIZE` is not read;
 each ELF member is decompressed at most :data:`MAX_PASSES` times and only the byte ranges the
 ELF reader asks for are kept (at most :data:`~libcprobe._elf.MAX_BYTES_PER_FILE`); all bytes
 decompressed for one wheel are capped by :data:`MAX_WHEEL_BYTES`. Member names with ``..`` or
@@ -12,13 +13,12 @@ from __future__ import annotations
 
 import os
 import re
-import struct
-import zipfile
 from collections.abc import Iterator
 from typing import NamedTuple, Optional
 
 from ._elf import MAX_BYTES_PER_FILE, ELFFile, _Data
-from ._errors import CorruptELFError, FileAccessError, LibcprobeError, ReadLimitError
+from ._errors import LibcprobeError, ReadLimitError, ZipError
+from ._zip import ZipArchive, ZipMember
 
 __all__ = [
     "MAX_MEMBER_SIZE",
@@ -132,61 +132,38 @@ class _Budget:
         self.left = MAX_WHEEL_BYTES
 
 
-def _member_count(path: str) -> int:
-    """Entries in the zip's central directory, from the end record (zip64 aware), read
-    without opening the zip: a hostile directory of millions of entries is refused early."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        tail_size = min(size, 65536 + 22)
-        f.seek(size - tail_size)
-        tail = f.read(tail_size)
-        at = tail.rfind(b"PK\x05\x06")
-        if at < 0 or at + 22 > len(tail):
-            raise CorruptELFError("not a zip file: no end of central directory", path)
-        (count,) = struct.unpack_from("<H", tail, at + 10)
-        locator = at - 20
-        if count == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
-            (eocd64,) = struct.unpack_from("<Q", tail, locator + 8)
-            if 0 <= eocd64 < size - 56:
-                f.seek(eocd64)
-                rec = f.read(56)
-                if rec[:4] == b"PK\x06\x06":
-                    (count,) = struct.unpack_from("<Q", rec, 32)
-    return int(count)
-
-
-def open_wheel(path: str) -> zipfile.ZipFile:
-    """Open a wheel as a zip after checking its member count from the end record. Raises
-    :class:`FileAccessError` when it cannot be read and :class:`CorruptELFError` when it is
-    not a zip or lists more than :data:`MAX_WHEEL_MEMBERS` members."""
+def open_wheel(path: str) -> ZipArchive:
+    """Open a wheel and check its zip structure (:meth:`ZipArchive.members`). Raises
+    :class:`FileAccessError` when it cannot be read, :class:`ZipError` when it is not a zip or
+    its structure is damaged, :class:`ReadLimitError` when it lists more than
+    :data:`MAX_WHEEL_MEMBERS` members."""
+    zf = ZipArchive(path)
     try:
-        count = _member_count(path)
-    except OSError as exc:
-        raise FileAccessError(exc.strerror or str(exc), path, exc.errno) from None
-    if count > MAX_WHEEL_MEMBERS:
-        raise CorruptELFError(
-            f"the zip lists {count} members (libcprobe reads at most {MAX_WHEEL_MEMBERS})", path
-        )
-    try:
-        return zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CorruptELFError(f"not a readable zip file: {exc}", path) from None
+        zf.members(MAX_WHEEL_MEMBERS)
+    except BaseException:
+        zf.close()
+        raise
+    return zf
 
 
 def iter_wheel_members(path: str, *, all_files: bool = False) -> Iterator[WheelMember]:
     """The members of a wheel that are ELF files, parsed (with ``all_files``, every other
-    member too, with ``is_elf`` False). Raises :class:`FileAccessError` when the wheel cannot
-    be read and :class:`CorruptELFError` when it is not a zip or lists too many members."""
-    zf = open_wheel(path)
+    member too, with ``is_elf`` False). A member that cannot be read is yielded with its
+    ``error`` (a damaged member says why: see :class:`ZipError`). Raises
+    :class:`FileAccessError` when the wheel cannot be read, :class:`ZipError` when its zip
+    structure is damaged and :class:`ReadLimitError` when it lists too many members."""
     budget = _Budget()
-    with zf:
-        for info in zf.infolist()[:MAX_WHEEL_MEMBERS]:
+    with open_wheel(path) as zf:
+        for info in zf.members(MAX_WHEEL_MEMBERS):
             if info.is_dir():
                 continue
-            name = info.filename
+            name = info.name
             shown = f"{path}!{name}"
             if name.startswith("/") or ".." in name.split("/") or "\\" in name:
                 yield WheelMember(shown, None, "unsafe member name (absolute or with ..)", False)
+                continue
+            if info.error is not None:  # damaged, whatever its name: the wheel is damaged
+                yield WheelMember(shown, None, info.error, True)
                 continue
             if not _MAYBE_ELF.search(name) and not all_files:
                 continue
@@ -195,10 +172,6 @@ def iter_wheel_members(path: str, *, all_files: bool = False) -> Iterator[WheelM
             except LibcprobeError as exc:
                 yield WheelMember(shown, None, exc.reason, True)
                 continue
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-                # zlib/zip errors on a corrupt member (bad CRC, bad deflate stream)
-                yield WheelMember(shown, None, f"corrupt zip member: {exc}", True)
-                continue
             if member is None:
                 if all_files:
                     yield WheelMember(shown, None, "not an ELF file", False)
@@ -206,33 +179,37 @@ def iter_wheel_members(path: str, *, all_files: bool = False) -> Iterator[WheelM
             yield WheelMember(shown, member, None, True)
 
 
-def _read_member(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, shown: str, budget: _Budget
-) -> Optional[ELFFile]:
-    """Parse one member as ELF (None when it is not ELF)."""
-    if info.file_size < 4:
+def _read_member(zf: ZipArchive, info: ZipMember, shown: str, budget: _Budget) -> Optional[ELFFile]:
+    """Parse one member as ELF (None when it is not ELF). Raises :class:`ZipError` for a
+    damaged member."""
+    if info.error is not None:
+        raise ZipError(info.error, shown)
+    if info.size < 4:
         return None
-    with zf.open(info) as stream:
-        magic = stream.read(4)
-    budget.left -= 4
+    head = b"".join(zf.chunks(info, 4))
+    budget.left -= len(head)
+    magic = head[:4]
     if magic != b"\x7fELF":
         return None
-    if info.file_size > MAX_MEMBER_SIZE:
-        raise ReadLimitError(f"member is {info.file_size} bytes (limit {MAX_MEMBER_SIZE})", shown)
-    if info.file_size <= WHOLE_MEMBER:
-        (blob,) = _stream(zf, info, [(0, info.file_size)], budget, shown)
+    if info.size > MAX_MEMBER_SIZE:
+        raise ReadLimitError(f"member is {info.size} bytes (limit {MAX_MEMBER_SIZE})", shown)
+    if info.size <= WHOLE_MEMBER:
+        (blob,) = _stream(zf, info, [(0, info.size)], budget, shown, True)
         return ELFFile(_Data(shown, len(blob[1]), None, blob[1]))
     wanted = [(0, _KEEP_BLOCK)]
-    for _ in range(MAX_PASSES):
-        ranges = _stream(zf, info, wanted, budget, shown)
+    for attempt in range(MAX_PASSES):
+        # The first pass reads the member to its end, which checks its size and CRC-32,
+        # unless that alone would exceed the wheel's decompression budget.
+        whole = attempt == 0 and info.size <= budget.left
+        ranges = _stream(zf, info, wanted, budget, shown, whole)
         try:
-            return ELFFile(_SparseData(shown, info.file_size, ranges))
+            return ELFFile(_SparseData(shown, info.size, ranges))
         except _NeedBytes as need:
             start = need.offset - need.offset % _KEEP_BLOCK
             end = max(need.offset + need.size, start + _KEEP_BLOCK)
             # Also keep every segment the reader will want next, now that headers are known.
             wanted.append((start, end - start))
-            wanted.extend(_segments_hint(ranges, info.file_size))
+            wanted.extend(_segments_hint(ranges, info.size))
             if sum(size for _, size in wanted) > MAX_BYTES_PER_FILE:
                 raise ReadLimitError(
                     f"reading it needs more than {MAX_BYTES_PER_FILE} bytes", shown
@@ -259,16 +236,18 @@ def _segments_hint(ranges: list[tuple[int, bytes]], size: int) -> list[tuple[int
 
 
 def _stream(
-    zf: zipfile.ZipFile,
-    info: zipfile.ZipInfo,
+    zf: ZipArchive,
+    info: ZipMember,
     wanted: list[tuple[int, int]],
     budget: _Budget,
     shown: str,
+    whole: bool,
 ) -> list[tuple[int, bytes]]:
-    """Decompress a member once, keeping the wanted (offset, size) ranges (merged)."""
+    """Decompress a member once, keeping the wanted (offset, size) ranges (merged); with
+    ``whole``, to its end (which checks it)."""
     merged: list[list[int]] = []
     for start, size in sorted(wanted):
-        end = min(start + size, info.file_size)
+        end = min(start + size, info.size)
         if end <= start:
             continue
         if merged and start <= merged[-1][1]:
@@ -278,20 +257,16 @@ def _stream(
     parts: list[bytearray] = [bytearray() for _ in merged]
     last_end = merged[-1][1] if merged else 0
     pos = 0
-    with zf.open(info) as stream:
-        while pos < last_end:
-            chunk = stream.read(min(_CHUNK, last_end - pos))
-            if not chunk:
-                break
-            budget.left -= len(chunk)
-            if budget.left < 0:
-                raise ReadLimitError(
-                    f"the wheel needs more than {MAX_WHEEL_BYTES} decompressed bytes", shown
-                )
-            end = pos + len(chunk)
-            for (start, stop), part in zip(merged, parts):
-                lo, hi = max(start, pos), min(stop, end)
-                if lo < hi:
-                    part += chunk[lo - pos : hi - pos]
-            pos = end
+    for chunk in zf.chunks(info, None if whole else last_end):
+        budget.left -= len(chunk)
+        if budget.left < 0:
+            raise ReadLimitError(
+                f"the wheel needs more than {MAX_WHEEL_BYTES} decompressed bytes", shown
+            )
+        end = pos + len(chunk)
+        for (start, stop), part in zip(merged, parts):
+            lo, hi = max(start, pos), min(stop, end)
+            if lo < hi:
+                part += chunk[lo - pos : hi - pos]
+        pos = end
     return [(start, bytes(part)) for (start, _), part in zip(merged, parts)]

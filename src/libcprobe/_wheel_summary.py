@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
@@ -21,7 +20,7 @@ from ._inspect import FileReport
 from ._policy import policy_named
 from ._tags import ANDROID_ABIS, LEGACY_MANYLINUX
 from ._tree import Item
-from ._wheel import open_wheel, parse_wheel_name
+from ._wheel import MAX_WHEEL_MEMBERS, open_wheel, parse_wheel_name
 
 __all__ = ["PlatformTag", "WheelSummary", "parse_platform_tag", "summarize_wheel"]
 
@@ -111,21 +110,21 @@ class WheelSummary(NamedTuple):
 def _wheel_metadata_tags(path: str) -> tuple[str, ...]:
     try:
         with open_wheel(path) as zf:
-            for info in zf.infolist():
-                parts = info.filename.split("/")
+            for info in zf.members(MAX_WHEEL_MEMBERS):
+                parts = info.name.split("/")
                 if (
                     len(parts) == 2
                     and parts[0].endswith(".dist-info")
                     and parts[1] == "WHEEL"
-                    and info.file_size <= 1 << 16
+                    and info.size <= 1 << 16
                 ):
-                    text = zf.read(info).decode("utf-8", "replace")
+                    text = b"".join(zf.chunks(info)).decode("utf-8", "replace")
                     return tuple(
                         line.split(":", 1)[1].strip()
                         for line in text.splitlines()
                         if line.startswith("Tag:")
                     )
-    except (LibcprobeError, zipfile.BadZipFile, OSError, ValueError):
+    except LibcprobeError:
         return ()
     return ()
 
