@@ -163,7 +163,9 @@ class Zip:
             size, offset = 0xFFFFFFFF, 0xFFFFFFFF
         else:
             here, total, size, offset = e.here, e.total, e.cd_size, e.cd_offset
-        out += EOCD.pack(e.sig, e.disk, e.cd_disk, here, total, size, offset, len(e.comment))
+        out += EOCD.pack(
+            e.sig, e.disk, e.cd_disk, here & 0xFFFF, total & 0xFFFF, size, offset, len(e.comment)
+        )
         out += e.comment + self.trailer
         return bytes(out)
 
