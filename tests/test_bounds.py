@@ -123,7 +123,7 @@ class OpenRecorder:
         real_os_open, real_open = os.open, builtins.open
 
         def os_open(path: Any, *args: Any, **kwargs: Any) -> int:
-            self.paths.append(os.fsdecode(path))
+            self.paths.append(_opened_path(os.fsdecode(path), args, kwargs))
             return real_os_open(path, *args, **kwargs)
 
         def py_open(file: Any, *args: Any, **kwargs: Any) -> Any:
@@ -133,6 +133,22 @@ class OpenRecorder:
 
         monkeypatch.setattr(os, "open", os_open)
         monkeypatch.setattr(builtins, "open", py_open)
+
+
+def _opened_path(path: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """What an ``os.open`` call opens, as a host path: a name under ``dir_fd`` is joined to
+    that directory; ``/proc/self/fd/N`` is the file descriptor N refers to; an ``O_PATH``
+    probe (which opens nothing for reading, and may be a symlink itself) is its directory."""
+    dir_fd = kwargs.get("dir_fd")
+    flags = args[0] if args else kwargs.get("flags", 0)
+    if path.startswith("/proc/self/fd/"):
+        return os.readlink(path)
+    if dir_fd is None:
+        return path
+    directory = os.readlink(f"/proc/self/fd/{dir_fd}")
+    if flags & getattr(os, "O_PATH", 0):
+        return directory
+    return os.path.join(directory, path)
 
 
 def sparse(path: Path, head: bytes, size: int = GIB, at: Optional[dict[int, bytes]] = None) -> Path:

@@ -133,14 +133,13 @@ class _Resolver:
 
     def _musl_dirs(self) -> list[str]:
         # musl reads /etc/ld-musl-<arch>.path (one directory per line or colon-separated).
-        from ._rootfs import glob_in_root
+        from ._rootfs import glob_in_root, read_in_root
 
         dirs: list[str] = []
         for conf in glob_in_root(self.target.root, "/etc/ld-musl-*.path")[:1]:
-            host = exists_in_root(self.target.root, conf)
-            if host is not None:
-                with open(host, "rb") as f:
-                    text = f.read(65536).decode("utf-8", "replace")
+            data = read_in_root(self.target.root, conf, 65536)
+            if data is not None:
+                text = data.decode("utf-8", "replace")
                 dirs.extend(d for d in re.split(r"[:\n]", text) if d.startswith("/"))
         return dirs or list(MUSL_DEFAULT_PATH)
 

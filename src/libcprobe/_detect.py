@@ -23,7 +23,16 @@ from ._elf import ELFFile, open_elf
 from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
 from ._libc_strings import glibc_version
 from ._model import Evidence, Family, LibcInfo, LibcVersion
-from ._rootfs import LIBRARY_DIRS, exists_in_root, glob_in_root, library_dirs, resolve_in_root
+from ._rootfs import (
+    LIBRARY_DIRS,
+    exists_in_root,
+    glob_in_root,
+    library_dirs,
+    open_elf_in_root,
+    open_in_root,
+    read_in_root,
+    resolve_in_root,
+)
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
@@ -388,7 +397,7 @@ def _detect_program(
     """Detect for one program file (a host path); ``shown`` is how to name it."""
     ev = list(ev)
     try:
-        with open_elf(host_path) as elf:
+        with open_elf_in_root(root, host_path) as elf:
             foreign = running and host_path == PROC_SELF_EXE and _foreign_to_this_process(elf)
             if not foreign:
                 return _detect_elf(elf, shown, root, allow_execute, ev, running, known, mapped)
@@ -511,8 +520,8 @@ def _shebang(path: str, root: Optional[str]) -> Optional[str]:
     inside ``root`` when given), or None. Only a regular file is read: never a FIFO or device,
     which could block or have side effects."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except (OSError, ValueError):
+        fd = open_in_root(root, path)
+    except LibcprobeError:
         return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -824,7 +833,7 @@ def _through_shim(
     (``/lib/ld-linux-x86-64.so.2`` re-executes musl's loader with libgcompat preloaded). What
     runs the program is then the musl loader the shim names, or the one it is linked with."""
     try:
-        with open_elf(host) as shim:
+        with open_elf_in_root(root, host) as shim:
             if sum(size for _, size in shim.readonly_ranges()) > SHIM_SCAN:
                 return None
             named = _named_musl_loader(shim.readonly_data())
@@ -882,7 +891,7 @@ def _note_compat_library(program: ELFFile, root: Optional[str], ev: list[Evidenc
         if host is None:
             continue
         try:
-            with open_elf(host) as lib:
+            with open_elf_in_root(root, host) as lib:
                 soname = lib.soname
                 is_glibc = classify(lib, scan=False).is_libc
         except LibcprobeError:
@@ -910,13 +919,9 @@ def _android_api(
     (ro.build.version.sdk), else the program's Android ident note (the API it targets)."""
     import re  # only for a root's build.prop, never on the path of this process
 
-    prop = exists_in_root(root, "/system/build.prop") if root is not None else None
+    prop = read_in_root(root, "/system/build.prop", 256 * 1024) if root is not None else None
     if prop is not None:
-        try:
-            with open(prop, "rb") as f:
-                text = f.read(256 * 1024).decode("utf-8", "replace")
-        except OSError:
-            text = ""
+        text = prop.decode("utf-8", "replace")
         match = re.search(r"^ro\.build\.version\.sdk=(\d{1,4})\s*$", text, re.MULTILINE)
         if match is not None:
             ev.append(
@@ -953,7 +958,7 @@ def _read_libc(
 ) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
     """Read a loader/libc file; None when it cannot be read or is not a libc."""
     try:
-        with open_elf(host) as lib:
+        with open_elf_in_root(root, host) as lib:
             cls: Classification = classify(lib, scan=True)
             mismatch = (lib.machine, lib.elf_class) != (program.machine, program.elf_class)
     except LibcprobeError as exc:
@@ -997,7 +1002,7 @@ def _glibc_from_libc_so(
         if host is None:
             continue
         try:
-            with open_elf(host) as lib:
+            with open_elf_in_root(root, host) as lib:
                 if (lib.machine, lib.elf_class) != (program.machine, program.elf_class):
                     continue
                 cls = classify(lib, scan=True)
@@ -1152,7 +1157,7 @@ def _from_root_loader(
     """The answer for a root with no dynamic program: its first loader/libc."""
     shown, host = loaders[0]
     try:
-        with open_elf(host) as lib:
+        with open_elf_in_root(root, host) as lib:
             cls = classify(lib, scan=True)
     except LibcprobeError as exc:
         ev.append(Evidence("family", "none", "file", shown, exc.reason))

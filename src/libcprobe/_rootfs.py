@@ -1,35 +1,324 @@
-"""Paths inside a ``root=`` directory, resolved as a process chrooted there would see them.
+"""Paths inside a ``root=`` directory, resolved as a process chrooted there would see them,
+and opened without a race.
 
-Symbolic links are followed one component at a time: an absolute target restarts at the root,
-``..`` at the root stays at the root (as under ``chroot``), so no link can lead out of it.
-Loops and long chains stop after :data:`MAX_SYMLINK_HOPS` hops with :class:`RootError`.
+:class:`Root` resolves a path one component at a time from directory file descriptors
+(``openat(dir_fd, name, O_PATH | O_NOFOLLOW)``), following each symbolic link itself: an
+absolute target restarts at the root, ``..`` at the root stays at the root (as under
+``chroot``), and a loop or long chain stops after :data:`MAX_SYMLINK_HOPS` hops with
+:class:`RootError`. A file is read through the descriptor that resolution ended on (reopened
+through ``/proc/self/fd``), so a symlink swapped while libcprobe works can never make it open
+anything outside the root; its type is checked on that descriptor before it is opened for
+reading, so no FIFO or device is ever opened.
+
+The module functions (:func:`resolve_in_root`, :func:`exists_in_root`, :func:`glob_in_root`,
+:func:`library_dirs`, :func:`open_elf_in_root`, :func:`read_in_root`) take ``root`` as a
+string (or None for the host) and use a :class:`Root`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
-from ._errors import RootError
+from ._errors import FileAccessError, RootError
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Optional
 
+    from ._elf import ELFFile, _Data
+
 __all__ = [
     "LIBRARY_DIRS",
+    "MAX_PATH_DEPTH",
     "MAX_SYMLINK_HOPS",
+    "Root",
     "exists_in_root",
     "glob_in_root",
     "library_dirs",
+    "open_elf_in_root",
+    "read_in_root",
     "resolve_in_root",
 ]
 
 #: Symbolic links followed while resolving one path (Linux's own limit is 40).
 MAX_SYMLINK_HOPS = 40
+#: Deepest directory nesting one path may reach inside a root.
+MAX_PATH_DEPTH = 256
 #: Standard library directories searched for libraries (after /etc/ld.so.conf's).
 LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/lib32", "/usr/lib32", "/libx32")
 MAX_LD_SO_CONF_FILES = 64
+
+_O_PATH = getattr(os, "O_PATH", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+# Without O_PATH (not Linux) each component is opened for reading, non-blocking.
+_PROBE = (_O_PATH or os.O_RDONLY | _NONBLOCK) | getattr(os, "O_NOFOLLOW", 0) | _CLOEXEC
+_READ = os.O_RDONLY | _NONBLOCK | _CLOEXEC
+
+
+class _Walk:
+    """Where resolving a path ended: ``fd`` (an ``O_PATH`` descriptor, or None when a
+    component is missing), the components resolved inside the root, the unresolved rest and
+    the error number of the component that was missing."""
+
+    __slots__ = ("errno", "fd", "names", "rest")
+
+    def __init__(self, fd: Optional[int], names: list[str], rest: list[str], err: int) -> None:
+        self.fd = fd
+        self.names = names
+        self.rest = rest
+        self.errno = err
+
+
+class Root:
+    """A directory seen as ``/``: a small value (compared and hashed by its path) that resolves
+    and opens paths inside itself, never outside it (see the module docstring)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Root) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash((Root, self.path))
+
+    def __repr__(self) -> str:
+        return f"Root({self.path!r})"
+
+    def host(self, names: list[str]) -> str:
+        """The host path of components inside the root."""
+        return os.path.join(self.path, *names) if names else self.path
+
+    def inside(self, host: str) -> str:
+        """The path inside the root of a host path under it (what :meth:`resolve` returned)."""
+        base = self.path if self.path.endswith("/") else self.path + "/"
+        if host == self.path or host + "/" == base:
+            return "/"
+        if not host.startswith(base):
+            raise RootError(f"{host} is not inside the root", self.path)
+        return "/" + host[len(base) :]
+
+    def _open_top(self) -> int:
+        try:
+            return os.open(self.path, (_O_PATH or os.O_RDONLY) | _CLOEXEC)
+        except OSError as exc:
+            raise RootError(f"cannot open the root: {exc.strerror}", self.path) from None
+        except ValueError:
+            raise RootError("invalid root: it contains a NUL byte", repr(self.path)) from None
+
+    def walk(self, path: str) -> _Walk:
+        """Resolve ``path`` inside the root. The caller closes the returned ``fd``."""
+        fds = [self._open_top()]
+        names: list[str] = []
+        pending = path.split("/")[::-1]  # a stack: the next component is last
+        hops = 0
+        try:
+            while pending:
+                part = pending.pop()
+                if part in ("", "."):
+                    continue
+                if part == "..":
+                    if names:
+                        os.close(fds.pop())
+                        names.pop()
+                    continue
+                if len(names) >= MAX_PATH_DEPTH:
+                    raise RootError(f"deeper than {MAX_PATH_DEPTH} directories", path)
+                fd, err = _probe(part, fds[-1])
+                if fd is None and err != errno.ELOOP:
+                    rest = [p for p in reversed(pending) if p not in ("", ".")]
+                    return _Walk(None, [*names, part], rest, err)
+                if fd is not None and not stat.S_ISLNK(os.fstat(fd).st_mode):
+                    fds.append(fd)
+                    names.append(part)
+                    continue
+                if fd is not None:
+                    os.close(fd)
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise RootError(f"more than {MAX_SYMLINK_HOPS} symbolic links (a loop?)", path)
+                target = self._readlink(part, fds[-1], names, path)
+                if target is None:  # no longer a link (swapped meanwhile): look again
+                    pending.append(part)
+                    continue
+                if target.startswith("/"):
+                    while len(fds) > 1:
+                        os.close(fds.pop())
+                    names.clear()
+                pending.extend(target.split("/")[::-1])
+            return _Walk(fds.pop(), names, [], 0)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _readlink(self, part: str, dir_fd: int, names: list[str], path: str) -> Optional[str]:
+        try:
+            return os.readlink(part, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOENT):
+                return None
+            link = self.host([*names, part])
+            raise RootError(f"cannot read symbolic link {link}: {exc.strerror}", path) from None
+
+    def resolve(self, path: str) -> str:
+        """The host path of ``path``, symlinks resolved inside the root. A component that does
+        not exist ends the walk; the rest is appended unresolved."""
+        w = self.walk(path)
+        if w.fd is not None:
+            os.close(w.fd)
+        return self.host(w.names + w.rest)
+
+    def stat(self, path: str) -> Optional[os.stat_result]:
+        """The status of what ``path`` resolves to (None when it does not exist)."""
+        w = self.walk(path)
+        if w.fd is None:
+            return None
+        try:
+            return os.fstat(w.fd)
+        finally:
+            os.close(w.fd)
+
+    def is_file(self, path: str) -> bool:
+        """Whether ``path`` resolves to a regular file (False for a symlink loop)."""
+        try:
+            st = self.stat(path)
+        except RootError:
+            return False
+        return st is not None and stat.S_ISREG(st.st_mode)
+
+    def open(self, path: str) -> int:
+        """A read-only descriptor of the regular file ``path`` resolves to. Raises
+        :class:`FileAccessError` (missing, not a regular file, unreadable) or
+        :class:`RootError` (a loop)."""
+        w = self.walk(path)
+        shown = self.host(w.names + w.rest)
+        if w.fd is None:
+            reason = "permission denied" if w.errno == errno.EACCES else "no such file"
+            raise FileAccessError(reason, shown, w.errno)
+        try:
+            mode = os.fstat(w.fd).st_mode
+            if not stat.S_ISREG(mode):
+                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+                raise FileAccessError(f"cannot read as ELF: {kind}", shown)
+            return _reopen(w.fd, shown)
+        finally:
+            os.close(w.fd)
+
+    def read(self, path: str, limit: int) -> Optional[bytes]:
+        """At most ``limit`` bytes of the regular file ``path``; None when it cannot be read."""
+        try:
+            fd = self.open(path)
+        except (FileAccessError, RootError):
+            return None
+        try:
+            return os.read(fd, limit)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def listdir(self, path: str) -> list[str]:
+        """The names in directory ``path`` (empty when it is not one or cannot be read)."""
+        try:
+            w = self.walk(path)
+        except RootError:
+            return []
+        if w.fd is None:
+            return []
+        try:
+            fd = os.open(".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC, dir_fd=w.fd)
+        except OSError:
+            return []
+        finally:
+            os.close(w.fd)
+        try:
+            return os.listdir(fd)
+        except OSError:
+            return []
+        finally:
+            os.close(fd)
+
+    def open_elf(self, path: str, name: Optional[str] = None) -> _OpenELF:
+        """``with root.open_elf(path) as elf``: the ELF file ``path`` resolves to, read through
+        the resolved descriptor; ``name`` (default: its host path) names it in messages."""
+        return _OpenELF(self, path, name)
+
+
+def _probe(name: str, dir_fd: int) -> tuple[Optional[int], int]:
+    """(descriptor, 0), or (None, errno) when ``name`` cannot be opened under ``dir_fd``."""
+    try:
+        return os.open(name, _PROBE, dir_fd=dir_fd), 0
+    except OSError as exc:
+        return None, exc.errno or errno.ENOENT
+    except ValueError:  # a NUL byte: no file has that name
+        return None, errno.ENOENT
+
+
+def _reopen(fd: int, shown: str) -> int:
+    """A readable descriptor of the file an ``O_PATH`` descriptor refers to: the same inode,
+    never a path looked up again."""
+    if not _O_PATH:
+        return os.dup(fd)
+    try:
+        return os.open(f"/proc/self/fd/{fd}", _READ)
+    except FileNotFoundError:
+        pass  # no /proc: open by name, then make sure it is the same file
+    except OSError as exc:
+        reason = "permission denied" if exc.errno == errno.EACCES else exc.strerror or str(exc)
+        raise FileAccessError(reason, shown, exc.errno) from None
+    try:
+        new = os.open(shown, _READ | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise FileAccessError(exc.strerror or str(exc), shown, exc.errno) from None
+    a, b = os.fstat(fd), os.fstat(new)
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino):
+        os.close(new)
+        raise FileAccessError("the file changed while it was opened", shown)
+    return new
+
+
+class _OpenELF:
+    """The context manager of :meth:`Root.open_elf` (a class: contextlib costs an import)."""
+
+    __slots__ = ("_data", "_name", "_path", "_root")
+
+    def __init__(self, root: Optional[Root], path: str, name: Optional[str]) -> None:
+        self._root = root
+        self._path = path
+        self._name = name
+        self._data: Optional[_Data] = None
+
+    def __enter__(self) -> ELFFile:
+        from ._elf import ELFFile, _Data, _open_data
+
+        if self._root is None:
+            self._data = _open_data(self._path)
+        else:
+            fd = self._root.open(self._path)
+            try:
+                size = os.fstat(fd).st_size
+            except BaseException:
+                os.close(fd)
+                raise
+            name = self._name or self._root.resolve(self._path)
+            self._data = _Data(name, size, fd, None)
+        try:
+            return ELFFile(self._data)
+        except BaseException:
+            self._data.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        if self._data is not None:
+            self._data.close()
+
+
+# -- the functions of a root given as a string (None: the host) -------------------------------
 
 
 def resolve_in_root(root: str, path: str) -> str:
@@ -37,50 +326,65 @@ def resolve_in_root(root: str, path: str) -> str:
 
     The result always lies inside ``root``. A component that does not exist ends the walk;
     the rest is appended unresolved (opening it then fails with a clear error)."""
-    from collections import deque  # only roots need it, not detect() of this process
-
-    pending = deque(path.split("/"))
-    inside: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.popleft()
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if inside:
-                inside.pop()
-            continue
-        host = os.path.join(root, *inside, part)
-        try:
-            mode = os.lstat(host).st_mode
-        except (OSError, ValueError):  # ValueError: a NUL byte in the name
-            inside.append(part)
-            inside.extend(p for p in pending if p not in ("", "."))
-            break
-        if not stat.S_ISLNK(mode):
-            inside.append(part)
-            continue
-        hops += 1
-        if hops > MAX_SYMLINK_HOPS:
-            raise RootError(f"more than {MAX_SYMLINK_HOPS} symbolic links (a loop?)", path)
-        try:
-            target = os.readlink(host)
-        except OSError as exc:
-            raise RootError(f"cannot read symbolic link {host}: {exc.strerror}", path) from None
-        if target.startswith("/"):
-            inside.clear()
-        pending.extendleft(reversed(target.split("/")))
-    return os.path.join(root, *inside) if inside else root
+    return Root(root).resolve(path)
 
 
 def exists_in_root(root: Optional[str], path: str) -> Optional[str]:
     """The host path of ``path`` when it resolves to a regular file, else None. Without a
     root, the path itself (symlinks followed by the OS)."""
+    if root is None:
+        try:
+            return path if stat.S_ISREG(os.stat(path).st_mode) else None
+        except (OSError, ValueError):
+            return None
+    r = Root(root)
     try:
-        host = resolve_in_root(root, path) if root is not None else path
-        return host if stat.S_ISREG(os.stat(host).st_mode) else None
-    except (OSError, ValueError, RootError):
+        return r.resolve(path) if r.is_file(path) else None
+    except RootError:
         return None
+
+
+def open_elf_in_root(root: Optional[str], host: str) -> _OpenELF:
+    """``with open_elf_in_root(root, host) as elf``: ``host`` is a host path inside ``root``
+    (as :func:`resolve_in_root` or :func:`exists_in_root` gave it), resolved again from the
+    root's descriptor and read through the resolved one. Without a root, ``open_elf(host)``."""
+    if root is None:
+        return _OpenELF(None, host, None)
+    r = Root(root)
+    return _OpenELF(r, r.inside(host), host)
+
+
+def open_in_root(root: Optional[str], host: str) -> int:
+    """A read-only, non-blocking descriptor of the regular file ``host`` (inside ``root`` as
+    for :func:`open_elf_in_root`). Raises :class:`FileAccessError` or :class:`RootError`."""
+    if root is not None:
+        r = Root(root)
+        return r.open(r.inside(host))
+    try:
+        if not stat.S_ISREG(os.stat(host).st_mode):
+            raise FileAccessError("not a regular file", host)
+        return os.open(host, _READ)
+    except OSError as exc:
+        raise FileAccessError(exc.strerror or str(exc), host, exc.errno) from None
+    except ValueError:
+        raise FileAccessError("invalid path: it contains a NUL byte", repr(host)) from None
+
+
+def read_in_root(root: Optional[str], path: str, limit: int) -> Optional[bytes]:
+    """At most ``limit`` bytes of the regular file ``path`` as seen inside ``root`` (the host
+    when None); None when it cannot be read."""
+    if root is not None:
+        return Root(root).read(path, limit)
+    try:
+        fd = open_in_root(None, path)
+    except FileAccessError:
+        return None
+    try:
+        return os.read(fd, limit)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def library_dirs(root: Optional[str]) -> list[str]:
@@ -94,15 +398,10 @@ def library_dirs(root: Optional[str]) -> list[str]:
         if depth > 4 or len(seen_files) >= MAX_LD_SO_CONF_FILES or conf in seen_files:
             return
         seen_files.add(conf)
-        host = exists_in_root(root, conf)
-        if host is None:
+        data = read_in_root(root, conf, 64 * 1024)
+        if data is None:
             return
-        try:
-            with open(host, "rb") as f:
-                text = f.read(64 * 1024).decode("utf-8", "replace")
-        except OSError:
-            return
-        for line in text.splitlines():
+        for line in data.decode("utf-8", "replace").splitlines():
             line = line.split("#", 1)[0].strip()
             if line.startswith("include"):
                 pattern = line[len("include") :].strip()
@@ -124,9 +423,11 @@ def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
 
     directory, _, name = pattern.rpartition("/")
     directory = directory or "/"
-    try:
-        host_dir = resolve_in_root(root, directory) if root is not None else directory
-        entries = sorted(os.listdir(host_dir))[:4096]
-    except (OSError, ValueError, RootError):
-        return []
+    if root is not None:
+        entries = sorted(Root(root).listdir(directory))[:4096]
+    else:
+        try:
+            entries = sorted(os.listdir(directory))[:4096]
+        except (OSError, ValueError):
+            return []
     return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]
