@@ -130,7 +130,7 @@ def edit(c: Choices, z: Any) -> None:
     """One structural edit of ``z``."""
     op = c.pick(18)
     i = _member(c, z)
-    if i < 0 and op < 9:
+    if i < 0 and op < 10:
         op = 12
     if op == 0:
         name = CENTRAL_FIELDS[c.pick(len(CENTRAL_FIELDS))]
