@@ -231,7 +231,7 @@ class Root:
         if w.fd is None:
             return []
         try:
-            fd = os.open(".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC, dir_fd=w.fd)
+            fd = _reopen_dir(w.fd)
         except OSError:
             return []
         finally:
@@ -280,6 +280,17 @@ def _reopen(fd: int, shown: str) -> int:
         os.close(new)
         raise FileAccessError("the file changed while it was opened", shown)
     return new
+
+
+def _reopen_dir(fd: int) -> int:
+    """A listable descriptor of the directory an ``O_PATH`` descriptor refers to."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _CLOEXEC
+    if _O_PATH:
+        try:
+            return os.open(f"/proc/self/fd/{fd}", flags)
+        except FileNotFoundError:
+            pass  # no /proc
+    return os.open(".", flags, dir_fd=fd)
 
 
 class _OpenELF:
