@@ -336,10 +336,12 @@ class Targets:
         self.tree = self.tmp / "tree"
         if not SEEDS:
             SEEDS.extend(seeds())
+        self.devnull = open(os.devnull, "w")  # noqa: SIM115 - open for the process's life
         so = next(r for r in SEEDS[0].records if r.name.endswith(b".so"))
         self.elf = zlib.decompress(so.data, -15)
 
     def cleanup(self) -> None:
+        self.devnull.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -383,7 +385,9 @@ def one_input(t: Targets, data: bytes) -> None:
         return
     out = io.StringIO()
     main = m["libcprobe._cli"].main
-    with contextlib.redirect_stderr(out):  # check's summary
+    # check's summary goes to stderr: send it to a real file (libFuzzer's timeout handler
+    # writes to sys.stderr's descriptor, which a StringIO lacks)
+    with contextlib.redirect_stderr(t.devnull):
         status = main(["inspect", "--json", "--all", str(t.wheel), str(t.tree)], out=out)
         assert status in (0, 1), status
         status = main(["check", "--platform", "musllinux_1_2_x86_64", str(t.wheel)], out=out)
