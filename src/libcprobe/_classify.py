@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 
-from ._elf import ELFFile
+from ._elf import ET_DYN, ELFFile
 from ._libc_strings import (
     MUSL_MARKER,
     MUSL_NEAR,
@@ -401,50 +401,7 @@ def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[
         any(d.startswith("GLIBC_2.") for d in defs)
         and family_of_loader_name("/" + soname) is Family.GLIBC
     ):
-        what = "libc.so.6" if soname.startswith("libc.so.6") else "loader"
-        ev = [
-            Evidence(
-                "family",
-                "glibc",
-                "elf-soname",
-                path,
-                f"the file is glibc's {what} (DT_SONAME {soname})",
-            )
-        ]
-        # .rodata, where the banner is, has a segment of its own in current links: read the
-        # non-code segments first, the code too only when the banner is not in them.
-        banner = (
-            (
-                find_glibc_banner(elf.readonly_data(code=False))
-                or find_glibc_banner(elf.readonly_data())
-            )
-            if scan
-            else None
-        )
-        if banner is not None:
-            ev.append(
-                Evidence(
-                    "version",
-                    str(banner.version),
-                    "string",
-                    path,
-                    f"banner 'release version {banner.text}' at {banner.offset:#x}",
-                )
-            )
-        else:
-            banner = glibc_version_from_name(path)
-            if banner is not None:
-                ev.append(
-                    Evidence(
-                        "version",
-                        str(banner.version),
-                        "file",
-                        path,
-                        "no banner in the file; glibc <= 2.33 names it "
-                        f"after its version ({path.rsplit('/', 1)[-1]})",
-                    )
-                )
-        return Classification(Family.GLIBC, True, banner, api, tuple(ev))
+        return _glibc_itself(elf, scan, api)
     if soname == "libc.so" and any(d == "LIBC" or d.startswith("LIBC_") for d in defs):
         ev = [
             Evidence(
@@ -466,7 +423,7 @@ def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[
     # musl's libc.so has no DT_SONAME (Alpine's is libc.musl-<arch>.so.1), no PT_INTERP and
     # needs nothing; its "musl libc" usage text decides.
     musl_like = soname in ("", "libc.so") or soname.startswith("libc.musl-")
-    if musl_like and not elf.needed and elf.interpreter is None and elf.type == 3 and scan:
+    if musl_like and not elf.needed and elf.interpreter is None and elf.type == ET_DYN and scan:
         found, marked = _musl_version_of(elf)
         if found is not None or marked:
             ev = [
@@ -490,3 +447,51 @@ def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[
                 )
             return Classification(Family.MUSL, True, found, api, tuple(ev))
     return None
+
+
+def _glibc_itself(elf: ELFFile, scan: bool, api: Optional[int]) -> Classification:
+    """glibc's libc.so.6 or loader: its version from the release banner (with ``scan``), else
+    from a versioned file name (glibc 2.33 and older)."""
+    path = elf.path
+    soname = elf.soname or ""
+    what = "libc.so.6" if soname.startswith("libc.so.6") else "loader"
+    ev = [
+        Evidence(
+            "family",
+            "glibc",
+            "elf-soname",
+            path,
+            f"the file is glibc's {what} (DT_SONAME {soname})",
+        )
+    ]
+    # .rodata, where the banner is, has a segment of its own in current links: read the
+    # non-code segments first, the code too only when the banner is not in them.
+    banner = (
+        (find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(elf.readonly_data()))
+        if scan
+        else None
+    )
+    if banner is not None:
+        ev.append(
+            Evidence(
+                "version",
+                str(banner.version),
+                "string",
+                path,
+                f"banner 'release version {banner.text}' at {banner.offset:#x}",
+            )
+        )
+    else:
+        banner = glibc_version_from_name(path)
+        if banner is not None:
+            ev.append(
+                Evidence(
+                    "version",
+                    str(banner.version),
+                    "file",
+                    path,
+                    "no banner in the file; glibc <= 2.33 names it "
+                    f"after its version ({path.rsplit('/', 1)[-1]})",
+                )
+            )
+    return Classification(Family.GLIBC, True, banner, api, tuple(ev))
