@@ -1,6 +1,7 @@
 """Helpers more than one test module uses (the autouse fixtures are in conftest.py).
 
 - :func:`hang_guard`: fail instead of hanging.
+- :func:`musl_program`, :func:`musl_libc`: a small musl program and libc (elfbuild).
 - :func:`exercise_info`: call every method of a :class:`~libcprobe.LibcInfo`.
 - :data:`INSPECT_KEYS`: the keys of one ``libcprobe inspect --json`` row, in order;
   :data:`RECORDED_KEYS`: the ELF facts of them each fixture's manifest entry records.
@@ -15,9 +16,18 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Optional
 
+import elfbuild
 from libcprobe import LibcInfo
 
-__all__ = ["INSPECT_KEYS", "RECORDED_KEYS", "Hang", "exercise_info", "hang_guard"]
+__all__ = [
+    "INSPECT_KEYS",
+    "RECORDED_KEYS",
+    "Hang",
+    "exercise_info",
+    "hang_guard",
+    "musl_libc",
+    "musl_program",
+]
 
 #: The ELF facts of an ``inspect`` row that tests/fixtures/manifest.json records per fixture.
 RECORDED_KEYS = (
@@ -85,3 +95,25 @@ def exercise_info(info: LibcInfo) -> None:
     info.why("family")
     info.platform_tags()
     info.platform_tags(linux_first=False)
+
+
+#: The read-only data of :func:`musl_libc`: musl's banner and a version string.
+MUSL_LIBC_RODATA = b"\0musl libc (x86_64)\0Version %s\0\x009.8.7\0"
+
+
+def musl_program(interp: str = "/lib/ld-musl-x86_64.so.1") -> bytes:
+    return elfbuild.build(elfbuild.Spec(interp=interp, verneed=[])).data
+
+
+def musl_libc(rodata: bytes = MUSL_LIBC_RODATA) -> bytes:
+    return elfbuild.build(
+        elfbuild.Spec(
+            interp=None,
+            needed=[],
+            runpath=None,
+            verneed=[],
+            flags_1=0,
+            notes=[],
+            extra_rodata=rodata,
+        )
+    ).data
