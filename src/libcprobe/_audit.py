@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple, Optional
 
 from ._classify import family_of_loader_name
@@ -57,6 +57,25 @@ class Cause(NamedTuple):
     have: str
 
 
+def origin_resolves(path: str, paths: Sequence[str], name: str, members: Collection[str]) -> bool:
+    """``name`` is found through a ``$ORIGIN`` entry of ``paths`` (the RUNPATH, else RPATH) of
+    the file ``path``: a member of the same wheel (``wheel.whl!member`` in ``members``), or a
+    file next to an installed one."""
+    wheel, sep, member = path.partition("!")
+    origin = posixpath.dirname(member) if sep else os.path.dirname(path)
+    for entry in paths:
+        if not _ORIGIN.search(entry):
+            continue
+        directory = _ORIGIN.sub(origin, entry)
+        if sep:
+            wanted = posixpath.normpath(posixpath.join(directory, name))
+            if f"{wheel}!{wanted}" in members:
+                return True
+        elif os.path.isfile(os.path.join(directory, name)):
+            return True
+    return False
+
+
 class Bundle:
     """The ELF files shipped together (one wheel, or one tree) and how ``ld.so`` would find
     one of them from another."""
@@ -70,19 +89,7 @@ class Bundle:
         """``name`` (a ``DT_NEEDED``) is found inside the bundle."""
         if name in self.sonames:
             return True
-        wheel, sep, member = report.path.partition("!")
-        origin = posixpath.dirname(member) if sep else os.path.dirname(report.path)
-        for entry in report.runpath or report.rpath:
-            if not _ORIGIN.search(entry):
-                continue
-            directory = _ORIGIN.sub(origin, entry)
-            if sep:
-                wanted = posixpath.normpath(posixpath.join(directory, name))
-                if f"{wheel}!{wanted}" in self.members:
-                    return True
-            elif os.path.isfile(os.path.join(directory, name)):
-                return True
-        return False
+        return origin_resolves(report.path, report.runpath or report.rpath, name, self.members)
 
     def ships(self, name: str) -> bool:
         """A library of that name or soname is in the bundle (wherever it lies)."""

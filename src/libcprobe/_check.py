@@ -16,12 +16,11 @@ program needs only the architecture.
 from __future__ import annotations
 
 import os
-import posixpath
 import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
-from ._audit import MUSL_BUILTIN, Bundle, causes
+from ._audit import MUSL_BUILTIN, Bundle, causes, origin_resolves
 from ._classify import family_of_loader_name
 from ._elf import ELFFile, open_elf
 from ._errors import LibcprobeError
@@ -184,19 +183,7 @@ class _Resolver:
 
     def in_tree(self, binary: str, elf: ELFFile, name: str) -> bool:
         """Resolved next to the binary through its RUNPATH (or RPATH) with $ORIGIN."""
-        wheel, sep, member = binary.partition("!")
-        origin = posixpath.dirname(member) if sep else os.path.dirname(binary)
-        for entry in elf.runpath or elf.rpath:
-            if not re.search(r"\$(ORIGIN|\{ORIGIN\})", entry):
-                continue
-            directory = re.sub(r"\$(ORIGIN|\{ORIGIN\})", origin, entry)
-            if sep:
-                wanted = posixpath.normpath(posixpath.join(directory, name))
-                if f"{wheel}!{wanted}" in self.members:
-                    return True
-            elif os.path.isfile(os.path.join(directory, name)):
-                return True
-        return False
+        return origin_resolves(binary, elf.runpath or elf.rpath, name, self.members)
 
     def absolute_rpath(self, elf: ELFFile, name: str) -> bool:
         return any(
