@@ -1,11 +1,13 @@
 """32-bit ARM: the CPU an object is built for comes from Tag_CPU_arch in .ARM.attributes
 (readelf -A is the oracle, recorded in the manifest); the float-ABI rule (EABI5 + hard-float =
-armv7l) stays what decides which wheels an interpreter may load (issue 12, item 3)."""
+armv7l) stays what decides which wheels an interpreter may load (issue 12, item 3), and what
+a wheel's tag and ``check``'s target are compared with."""
 
 from __future__ import annotations
 
 import json
 import struct
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,10 @@ import pytest
 
 import libcprobe
 from libcprobe._arch import ARM_CPU_ARCH_NAMES
+from libcprobe._check import check_items, target_from_tag
 from libcprobe._elf import arm_cpu_arch_tag, read_elf
+from libcprobe._tree import iter_items
+from libcprobe._wheel_summary import summarize_wheel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]
@@ -87,3 +92,37 @@ def test_attribute_parser(raw: bytes, want: int | None) -> None:
 def test_names_are_uname_spellings() -> None:
     assert ARM_CPU_ARCH_NAMES[10] == "armv7l" and ARM_CPU_ARCH_NAMES[4] == "armv5tel"
     assert all(n.startswith("armv") and n.endswith("l") for n in ARM_CPU_ARCH_NAMES.values())
+
+
+def _armv7l_wheel(tmp_path: Path, module: str) -> Path:
+    """A manylinux_2_17_armv7l wheel holding one of the real ARM fixture objects."""
+    wheel = tmp_path / "arm-1.0-cp311-cp311-manylinux_2_17_armv7l.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("arm/_mod.so", OBJECTS[module].read_bytes())
+        zf.writestr("arm-1.0.dist-info/WHEEL", "Tag: cp311-cp311-manylinux_2_17_armv7l\n")
+    return wheel
+
+
+def test_armv6_hard_float_module_belongs_in_an_armv7l_wheel(tmp_path: Path) -> None:
+    # Regression: FileReport.arch became the CPU (armv6l), and the wheel summary and check
+    # compared it with the tag's armv7l. The tag architecture is the float ABI's.
+    wheel = _armv7l_wheel(tmp_path, "armv6-musleabihf")
+    items = list(iter_items([str(wheel)], keep_elf=True))
+    assert [i.report.arch for i in items] == ["armv6l"]  # inspect still names the CPU
+    summary = summarize_wheel(str(wheel), items)
+    assert summary.arch == "armv7l" and summary.problems == ()
+    assert check_items(items, target_from_tag("manylinux_2_17_armv7l")) == []
+
+
+def test_armv7_soft_float_module_is_not_armv7l_wheel_code(tmp_path: Path) -> None:
+    wheel = _armv7l_wheel(tmp_path, "armv7-musleabi-softfloat")
+    items = list(iter_items([str(wheel)], keep_elf=True))
+    assert [i.report.arch for i in items] == ["armv7l"]
+    summary = summarize_wheel(str(wheel), items)
+    assert summary.arch == "armv5tel"
+    assert summary.problems == (
+        "manylinux_2_17_armv7l: arm/_mod.so is armv5tel code (built for an armv7l CPU), not armv7l",
+    )
+    (problem,) = check_items(items, target_from_tag("manylinux_2_17_armv7l"))
+    assert problem.need == "armv5tel (32-bit, built for an armv7l CPU)"
+    assert problem.have == "the target is armv7l"

@@ -213,11 +213,12 @@ def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
         if elf is None:
             problems.append(Problem(report.path, "to be read as ELF", str(report.error)))
             continue
-        if target.arch and report.arch != target.arch:
+        if target.arch and elf.arch != target.arch:  # the tag architecture, not the CPU
+            cpu = f", built for an {report.arch} CPU" if report.arch != elf.arch else ""
             problems.append(
                 Problem(
                     report.path,
-                    f"{report.arch} ({report.elf_class}-bit)",
+                    f"{elf.arch} ({report.elf_class}-bit{cpu})",
                     f"the target is {target.arch}",
                 )
             )

@@ -26,12 +26,17 @@ MAX_TREE_DEPTH = 256
 
 
 class Item(NamedTuple):
-    """One inspected file: its report, whether it is ELF at all, and (in-process only) the
-    parsed file for ``check``."""
+    """One inspected file: its report, whether it is ELF at all, (in-process only) the parsed
+    file for ``check``, and ``tag_arch``: the architecture as platform tags name it
+    (:attr:`ELFFile.arch <libcprobe._elf.ELFFile.arch>`, packaging's rule: ``armv7l`` is the
+    EABI5 hard-float ABI whatever the CPU level), which is what a wheel tag or a target is
+    compared with; ``report.arch`` is the CPU the file is built for (``armv6l`` for an ARMv6
+    hard-float module)."""
 
     report: FileReport
     is_elf: bool
     elf: Optional[ELFFile] = None
+    tag_arch: Optional[str] = None
 
 
 class Entry(NamedTuple):
@@ -132,7 +137,7 @@ def _is_elf_file(path: str) -> bool:
 def _inspect_path(path: str, keep_elf: bool) -> Item:
     try:
         with open_elf(path) as elf:
-            return Item(report_for(elf), True, elf if keep_elf else None)
+            return Item(report_for(elf), True, elf if keep_elf else None, elf.arch)
     except LibcprobeError as exc:
         return Item(FileReport(path=path, error=exc.reason), True)
 
@@ -219,6 +224,7 @@ def _wheel_items(path: str, all_files: bool, keep_elf: bool) -> Iterator[Item]:
         return
     for member in members:
         if member.elf is not None:
-            yield Item(report_for(member.elf), True, member.elf if keep_elf else None)
+            elf = member.elf
+            yield Item(report_for(elf), True, elf if keep_elf else None, elf.arch)
         else:
             yield Item(FileReport(path=member.name, error=member.error), member.is_elf)

@@ -16,7 +16,6 @@ from ._audit import (
     wheel_requires,
 )
 from ._errors import LibcprobeError
-from ._inspect import FileReport
 from ._policy import policy_named
 from ._tags import ANDROID_ABIS, LEGACY_MANYLINUX
 from ._tree import Item
@@ -137,9 +136,12 @@ def summarize_wheel(path: str, items: Sequence[Item]) -> WheelSummary:
     """Summarise a wheel from the inspected items of its members."""
     name = parse_wheel_name(path)
     declared = name.platforms if name is not None else ()
-    reports = [item.report for item in items if item.is_elf and item.report.ok]
+    binaries = [item for item in items if item.is_elf and item.report.ok]
+    reports = [item.report for item in binaries]
     bundle = Bundle(reports)
-    arch = _one({r.arch for r in reports if r.arch})
+    # The tag architecture (packaging's float-ABI rule), not the CPU: an ARMv6 hard-float
+    # module belongs in an armv7l wheel, an ARMv7 soft-float one does not.
+    arch = _one({item.tag_arch for item in binaries if item.tag_arch})
     tags = [parse_platform_tag(t) for t in declared]
     family = wheel_family(reports, [t.family for t in tags if t is not None])
     if family is None and {r.family for r in reports if r.family}:
@@ -151,7 +153,7 @@ def summarize_wheel(path: str, items: Sequence[Item]) -> WheelSummary:
     requires = wheel_requires(reports, bundle)
     problems: list[str] = []
     for tag_text, tag in zip(declared, tags):
-        problems.extend(_tag_problems(tag_text, tag, reports, bundle))
+        problems.extend(_tag_problems(tag_text, tag, binaries, bundle))
     errors = [item.report for item in items if item.is_elf and not item.report.ok]
     problems.extend(f"{_member(r.path)}: {r.error}" for r in errors)
     return WheelSummary(
@@ -175,18 +177,20 @@ def _member(path: str) -> str:
 
 
 def _tag_problems(
-    tag_text: str, tag: Optional[PlatformTag], reports: Sequence[FileReport], bundle: Bundle
+    tag_text: str, tag: Optional[PlatformTag], binaries: Sequence[Item], bundle: Bundle
 ) -> list[str]:
     if tag is None:
-        if reports and tag_text == "any":
-            return [f"declares '{tag_text}' but holds {len(reports)} ELF binaries"]
+        if binaries and tag_text == "any":
+            return [f"declares '{tag_text}' but holds {len(binaries)} ELF binaries"]
         return []
     problems = []
     policy = policy_named(tag.family, tag.arch, tag.version) if tag.family and tag.version else None
-    for report in reports:
+    for item in binaries:
+        report = item.report
         member = _member(report.path)
-        if report.arch and report.arch != tag.arch:
-            problems.append(f"{tag_text}: {member} is {report.arch} code, not {tag.arch}")
+        if item.tag_arch and item.tag_arch != tag.arch:
+            cpu = f" (built for an {report.arch} CPU)" if report.arch != item.tag_arch else ""
+            problems.append(f"{tag_text}: {member} is {item.tag_arch} code{cpu}, not {tag.arch}")
             continue
         if report.linkage == "static":
             continue  # a static program runs on any Linux of its architecture
