@@ -20,13 +20,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import _callgrind
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-PROBE = HERE / "_probe.py"
+from _common import PROBE, REPO, Settings, child_env, get, is_elf, log, musl_python, probe
 
 FRESH = {
     "python -c pass": "pass",
@@ -89,10 +86,77 @@ def clock_ratio(cold: dict[str, Any]) -> Optional[float]:
     return mine / theirs if mine and theirs else None
 
 
+# -- the measurements, in the order run.py takes them ----------------------------------------------
+
+
+def bench(
+    python: str,
+    env: dict[str, str],
+    tmp: Path,
+    settings: Settings,
+    results: dict[str, Any],
+    site: Optional[Path],
+) -> dict[str, Any]:
+    """Targets 1, 2 and 4 (``results`` holds run.py's earlier sections: the host's family, and
+    the whole-process clock figures used when valgrind is missing)."""
+    out: dict[str, Any] = {"host_family": get(results, "in_process", "detected", "family")}
+    musl = musl_python()
+    musl_env = child_env(tmp / "musl-site") if musl is not None else None
+    if _callgrind.available():
+        clean = _callgrind.clean_venv(python, tmp / "clean-venv")
+        log("  fresh processes under callgrind (host)")
+        out["fresh_host"] = fresh_instructions(clean, env)
+        if out["host_family"] == "glibc" and not settings.quick:  # quick: the clock only
+            log("  cold calls under callgrind (host)")
+            out["loop_host"] = loop_instructions(clean, env)
+        if musl is not None and musl_env is not None:
+            log("  fresh processes under callgrind (musl)")
+            out["fresh_musl"] = fresh_instructions(str(musl), musl_env)
+    else:
+        out["fresh_host"] = fresh_from_clock(results.get("process", {}))
+        if musl is not None:
+            out["fresh_musl"] = fresh_from_clock(get(results, "musl_interpreter", "process") or {})
+    if musl is None:
+        out["fresh_musl"] = out["clock_musl"] = {"skipped": "no musl interpreter"}
+    log("  cold calls by the clock, interleaved")
+    out["clock_host"] = probe(python, env, "cold", str(settings.iterations), str(settings.budget))
+    if musl is not None and musl_env is not None:
+        out["clock_musl"] = probe(
+            str(musl), musl_env, "cold", str(settings.iterations), str(settings.budget)
+        )
+    log("  inspect on a mix of real files")
+    out["inspect_mix"] = bench_inspect_mix(python, env, tmp, settings, site)
+    return out
+
+
+def bench_inspect_mix(
+    python: str, env: dict[str, str], tmp: Path, settings: Settings, site: Optional[Path]
+) -> dict[str, Any]:
+    """Target 4: files/s of libcprobe and pyelftools on each kind of :func:`inspect_mix`, and
+    on all of them together."""
+    mix: dict[str, Any] = {}
+    kinds = inspect_mix(settings.quick, site)
+    kinds["all"] = [p for files in kinds.values() for p in files]
+    for kind, files in kinds.items():
+        if not files:
+            continue
+        listfile = tmp / "mix.txt"
+        listfile.write_text("\n".join(files) + "\n", encoding="utf-8")
+        data = probe(python, env, "inspect", str(listfile), str(settings.inspect_passes))
+        mix[kind] = {
+            "files": len(files),
+            "libcprobe": get(data, "results", "libcprobe.inspect", "files_per_second"),
+            "pyelftools": get(data, "results", "pyelftools (same facts)", "files_per_second"),
+            "facts_differ": data.get("facts_differ"),
+            "facts_differ_examples": data.get("facts_differ_examples"),
+        }
+    return mix
+
+
 # -- the inspect mix -----------------------------------------------------------------------------
 
 
-def _first_elf(paths: list[Path], limit: int, is_elf: Callable[[Path], bool]) -> list[str]:
+def _first_elf(paths: list[Path], limit: int) -> list[str]:
     found: list[str] = []
     seen: set[str] = set()
     for path in paths:
@@ -106,9 +170,7 @@ def _first_elf(paths: list[Path], limit: int, is_elf: Callable[[Path], bool]) ->
     return found
 
 
-def inspect_mix(
-    quick: bool, is_elf: Callable[[Path], bool], site: Optional[Path]
-) -> dict[str, list[str]]:
+def inspect_mix(quick: bool, site: Optional[Path]) -> dict[str, list[str]]:
     """Real files of four kinds: glibc's libc.so.6 (this host's and the Debian fixtures of
     several releases and architectures), musl loaders (the host's and the fixtures'),
     executables (/usr/bin) and extension modules (the interpreter's lib-dynload, and numpy /
@@ -126,10 +188,10 @@ def inspect_mix(
     if site is not None and not quick:
         modules += sorted(site.glob("*/**/*.so"))
     return {
-        "libc.so.6": _first_elf(libc6, per, is_elf),
-        "musl loaders": _first_elf(musl, per, is_elf),
-        "executables": _first_elf(exes, per, is_elf),
-        "extension modules": _first_elf(modules, per, is_elf),
+        "libc.so.6": _first_elf(libc6, per),
+        "musl loaders": _first_elf(musl, per),
+        "executables": _first_elf(exes, per),
+        "extension modules": _first_elf(modules, per),
     }
 
 

@@ -1,0 +1,76 @@
+"""Section 2: the musl version of the host's musl loader read from its bytes against running
+the loader and parsing its usage text, as packaging does (interleaved call by call), plus
+packaging's own ``_get_musl_version`` on the musl CPython."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from _common import (
+    MUSL_LOADER,
+    Settings,
+    fmt_ms,
+    get,
+    musl_python,
+    print_table,
+    probe,
+    ratio_text,
+    target,
+)
+
+TARGET_MUSL_VERSION_RATIO = 10.0
+
+
+def bench_musl_version(python: str, env: dict[str, str], settings: Settings) -> dict[str, Any]:
+    if not os.path.exists(MUSL_LOADER):
+        return {"skipped": f"{MUSL_LOADER} not found (apt-get install musl)"}
+    args = ["muslver", MUSL_LOADER, str(settings.iterations), str(settings.budget)]
+    musl = musl_python()
+    if musl is not None:
+        args.append(str(musl))
+    return probe(python, env, *args)
+
+
+def report(results: dict[str, Any]) -> None:
+    mv = results["musl_version"]
+    if "skipped" in mv or "error" in mv:
+        print(f"\n## 2. musl version\n\nskipped: {mv.get('skipped') or mv.get('error')}")
+    else:
+        res = mv["results"]
+        ref = get(res, "libcprobe: open_elf + classify (bytes)", "median_ms")
+        print_table(
+            f"2. musl version of {mv['loader']}",
+            ["how", "median ms", "min ms", "time vs bytes", "result"],
+            [
+                [
+                    name,
+                    fmt_ms(r.get("median_ms")),
+                    fmt_ms(r.get("min_ms")),
+                    ratio_text(r.get("median_ms"), ref),
+                    str(r.get("value", r.get("error")))[:40],
+                ]
+                for name, r in res.items()
+            ],
+        )
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    mv = get(results, "musl_version", "results")
+    from_bytes = get(mv, "libcprobe: open_elf + classify (bytes)", "median_ms")
+    executed = get(mv, "run the loader, parse stderr (subprocess)", "median_ms")
+    name = f"musl version from bytes >= {TARGET_MUSL_VERSION_RATIO:g}x faster than running it"
+    if from_bytes and executed:
+        ratio = executed / from_bytes
+        out.append(
+            target(
+                name,
+                "PASS" if ratio >= TARGET_MUSL_VERSION_RATIO else "FAIL",
+                f"{ratio:.2f}x",
+                f"bytes {from_bytes:.3f} ms, running the loader {executed:.3f} ms",
+            )
+        )
+    else:
+        out.append(target(name, "SKIP", "-", str(get(results, "musl_version", "skipped"))))
+    return out
