@@ -42,13 +42,18 @@ else:
 
 __all__ = [
     "MAX_BYTES_PER_FILE",
+    "ByteSource",
     "DynamicEntry",
     "ELFFile",
     "Note",
     "ProgramHeader",
     "VersionNeed",
     "open_elf",
+    "open_elf_fd",
+    "open_regular_file",
     "read_elf",
+    "read_elf_source",
+    "read_program_headers",
 ]
 
 #: The most bytes libcprobe reads from one file for one parse, including string scans.
@@ -883,28 +888,8 @@ class _OpenELF:
 
 
 def _open_data(path: str) -> _Data:
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        # stat first: opening a device node (a tape, a watchdog) can have side effects, so
-        # only a regular file is ever opened; fstat below checks it is still one.
-        mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise FileAccessError(f"cannot read as ELF: {kind}", path)
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
-    except ValueError:  # an embedded NUL byte: no file can have that name
-        raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise FileAccessError(f"cannot read as ELF: {kind}", path)
-    except BaseException:
-        os.close(fd)
-        raise
-    return _Data(path, st.st_size, fd, None)
+    fd, size = _open_regular(path)
+    return _Data(path, size, fd, None)
 
 
 def _describe_os_error(exc: OSError, path: str) -> str:
@@ -919,3 +904,146 @@ def _describe_os_error(exc: OSError, path: str) -> str:
     if exc.errno == _errno.ELOOP:
         return "too many levels of symbolic links"
     return exc.strerror or str(exc)
+
+
+# -- the reader's interface for other layers ---------------------------------------------
+# What the audit side (wheel members read in passes) and root access (files opened through a
+# directory descriptor) need, so that nothing outside this module touches _Data or the
+# _parse_* steps.
+
+
+class ByteSource:
+    """The byte-source protocol: the bytes of one file that are not a path or a buffer (a
+    wheel member decompressed in passes). Subclass it and set ``name`` (used in messages) and
+    ``size`` (the file's length); :func:`read_elf_source` and :func:`read_program_headers`
+    parse it.
+
+    The reader calls :meth:`read` only with ``0 <= offset`` and ``offset + size <=
+    self.size`` (it raises :class:`~libcprobe.TruncatedELFError` itself for anything else),
+    and :meth:`scan` for string scans of read-only segments. An exception a source raises
+    propagates unchanged, so a source may raise its own to ask its caller for more bytes.
+    """
+
+    __slots__ = ("name", "size")
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.size = size
+
+    def read(self, offset: int, size: int) -> bytes:
+        """Exactly ``size`` bytes at ``offset``."""
+        raise NotImplementedError
+
+    def scan(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes from ``offset`` for a string scan (already clipped to the
+        file). The default is :meth:`read`; a source that holds only parts of the file may
+        return just the parts it holds, joined."""
+        return self.read(offset, size)
+
+
+class _SourceData(_Data):
+    """A :class:`ByteSource` seen as the reader's bounded data."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: ByteSource) -> None:
+        super().__init__(source.name, source.size, None, b"")
+        self._source = source
+
+    def read(self, offset: int, size: int, what: str) -> bytes:
+        if offset < 0 or size < 0 or offset + size > self.size:
+            return super().read(offset, size, what)  # raises TruncatedELFError
+        chunk = self._source.read(offset, size)
+        if len(chunk) != size:
+            raise TruncatedELFError(f"{what} at offset {offset:#x} could not be read", self.name)
+        return chunk
+
+    def read_uncached(self, offset: int, size: int) -> bytes:
+        if offset < 0 or offset >= self.size or size <= 0:
+            return b""
+        return self._source.scan(offset, min(size, self.size - offset))
+
+
+def read_elf_source(source: ByteSource) -> ELFFile:
+    """Parse an ELF file from a :class:`ByteSource`; raises as :func:`read_elf` does for
+    bytes (and whatever the source raises)."""
+    return ELFFile(_SourceData(source))
+
+
+def read_program_headers(source: ByteSource) -> tuple[ProgramHeader, ...]:
+    """Only the file header and the program header table of a :class:`ByteSource` (none of
+    the loadability checks or segments :func:`read_elf_source` reads): where the segments
+    are, to fetch them before a full parse. Raises as :func:`read_elf_source`."""
+    data = _SourceData(source)
+    elf = ELFFile.__new__(ELFFile)
+    elf._parse_header(data)
+    elf._parse_program_headers(data)
+    return elf.program_headers
+
+
+def open_regular_file(path: str) -> int:
+    """A read-only descriptor (close-on-exec, non-blocking) of the regular file at ``path``,
+    which the caller closes. Anything else is never opened (opening a device node, a FIFO
+    can have side effects or block): :class:`~libcprobe.FileAccessError` saying what it is,
+    or why it cannot be opened."""
+    return _open_regular(path)[0]
+
+
+def _open_regular(path: str) -> tuple[int, int]:
+    # open_regular_file, and the file's size (from the fstat that checks it).
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        # stat first: only a regular file is ever opened; fstat below checks it still is one.
+        _check_regular(os.stat(path).st_mode, path)
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
+    except ValueError:  # an embedded NUL byte: no file can have that name
+        raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
+    try:
+        st = os.fstat(fd)
+        _check_regular(st.st_mode, path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st.st_size
+
+
+def _check_regular(mode: int, path: str) -> None:
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise FileAccessError(f"cannot read as ELF: {kind}", path)
+
+
+def open_elf_fd(fd: int, name: str) -> _OpenELF:
+    """Like :func:`open_elf` for a file already opened (a descriptor of a regular file,
+    e.g. resolved inside a root): ``with open_elf_fd(fd, name) as elf``. The descriptor
+    belongs to it from the call on and is closed when the block ends, or when entering fails
+    (:class:`~libcprobe.FileAccessError` for a descriptor that is not a regular file)."""
+    return _OpenFd(fd, name)
+
+
+class _OpenFd(_OpenELF):
+    __slots__ = ("_fd",)
+
+    def __init__(self, fd: int, name: str) -> None:
+        super().__init__(name)
+        self._fd = fd
+
+    def __enter__(self) -> ELFFile:
+        name = os.fspath(self._path)
+        try:
+            st = os.fstat(self._fd)
+            _check_regular(st.st_mode, name)
+        except OSError as exc:
+            os.close(self._fd)
+            raise FileAccessError(_describe_os_error(exc, name), name, exc.errno) from None
+        except BaseException:
+            os.close(self._fd)
+            raise
+        data = self._data = _Data(name, st.st_size, self._fd, None)
+        try:
+            return ELFFile(data)
+        except BaseException:
+            data.close()
+            raise
