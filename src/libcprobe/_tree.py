@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Optional
 
-from ._elf import ELFFile, open_elf
+from ._elf import ELFMAG, ELFFile, open_elf, open_regular_file
 from ._errors import LibcprobeError
 from ._inspect import FileReport, report_for
 from ._wheel import iter_wheel_members
@@ -123,11 +123,11 @@ def _why(exc: OSError) -> str:
 
 def _is_elf_file(path: str) -> bool:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+        fd = open_regular_file(path)
+    except LibcprobeError:
         return True  # let inspect report why it cannot be read
     try:
-        return os.read(fd, 4) == b"\x7fELF"
+        return os.read(fd, 4) == ELFMAG
     except OSError:
         return True
     finally:

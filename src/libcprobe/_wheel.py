@@ -16,7 +16,18 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple, Optional
 
-from ._elf import MAX_BYTES_PER_FILE, ELFFile, _Data
+from ._elf import (
+    ELFMAG,
+    MAX_BYTES_PER_FILE,
+    PT_DYNAMIC,
+    PT_INTERP,
+    PT_NOTE,
+    ByteSource,
+    ELFFile,
+    read_elf,
+    read_elf_source,
+    read_program_headers,
+)
 from ._errors import LibcprobeError, ReadLimitError, ZipError
 from ._zip import ZipArchive, ZipMember
 
@@ -94,31 +105,26 @@ class _NeedBytes(Exception):
         self.size = size
 
 
-class _SparseData(_Data):
+class _SparseSource(ByteSource):
     """The bytes of a member of which only some ranges were kept; reading elsewhere asks for
     another pass."""
 
     __slots__ = ("_ranges",)
 
     def __init__(self, name: str, size: int, ranges: list[tuple[int, bytes]]) -> None:
-        super().__init__(name, size, None, b"")
+        super().__init__(name, size)
         self._ranges = ranges
 
-    def _lookup(self, offset: int, size: int) -> bytes:
+    def read(self, offset: int, size: int) -> bytes:
         for start, blob in self._ranges:
             if start <= offset and offset + size <= start + len(blob):
                 return blob[offset - start : offset - start + size]
         raise _NeedBytes(offset, size)
 
-    def read(self, offset: int, size: int, what: str) -> bytes:
-        if offset < 0 or size < 0 or offset + size > self.size:
-            return super().read(offset, size, what)  # raises TruncatedELFError
-        return self._lookup(offset, size)
-
-    def read_uncached(self, offset: int, size: int) -> bytes:
+    def scan(self, offset: int, size: int) -> bytes:
         # String scans (static-libc markers, libc versions) see only the kept ranges of a
         # large member: the parts of [offset, offset + size) that were kept, joined.
-        end = min(offset + size, self.size)
+        end = offset + size
         out = bytearray()
         for start, blob in self._ranges:
             lo, hi = max(start, offset), min(start + len(blob), end)
@@ -188,14 +194,13 @@ def _read_member(zf: ZipArchive, info: ZipMember, shown: str, budget: _Budget) -
         return None
     head = b"".join(zf.chunks(info, 4))
     budget.left -= len(head)
-    magic = head[:4]
-    if magic != b"\x7fELF":
+    if head[:4] != ELFMAG:
         return None
     if info.size > MAX_MEMBER_SIZE:
         raise ReadLimitError(f"member is {info.size} bytes (limit {MAX_MEMBER_SIZE})", shown)
     if info.size <= WHOLE_MEMBER:
         (blob,) = _stream(zf, info, [(0, info.size)], budget, shown, True)
-        return ELFFile(_Data(shown, len(blob[1]), None, blob[1]))
+        return read_elf(blob[1], name=shown)
     wanted = [(0, _KEEP_BLOCK)]
     for attempt in range(MAX_PASSES):
         # The first pass reads the member to its end, which checks its size and CRC-32,
@@ -203,7 +208,7 @@ def _read_member(zf: ZipArchive, info: ZipMember, shown: str, budget: _Budget) -
         whole = attempt == 0 and info.size <= budget.left
         ranges = _stream(zf, info, wanted, budget, shown, whole)
         try:
-            return ELFFile(_SparseData(shown, info.size, ranges))
+            return read_elf_source(_SparseSource(shown, info.size, ranges))
         except _NeedBytes as need:
             start = need.offset - need.offset % _KEEP_BLOCK
             end = max(need.offset + need.size, start + _KEEP_BLOCK)
@@ -221,15 +226,12 @@ def _segments_hint(ranges: list[tuple[int, bytes]], size: int) -> list[tuple[int
     """The PT_INTERP/PT_DYNAMIC/PT_NOTE ranges and the first PT_LOAD's first 4 MiB (where
     the dynamic string and version tables live), once the program headers are known."""
     try:
-        head = _SparseData("", size, ranges)
-        elf = ELFFile.__new__(ELFFile)
-        elf._parse_header(head)
-        elf._parse_program_headers(head)
+        headers = read_program_headers(_SparseSource("", size, ranges))
     except (LibcprobeError, _NeedBytes):
         return []
     hint = []
-    for ph in elf.program_headers:
-        if ph.type in (2, 3, 4) and 0 < ph.filesz <= 1 << 20:
+    for ph in headers:
+        if ph.type in (PT_INTERP, PT_DYNAMIC, PT_NOTE) and 0 < ph.filesz <= 1 << 20:
             hint.append((ph.offset, ph.filesz))
     hint.append((0, min(size, 4 << 20)))
     return hint
