@@ -290,10 +290,21 @@ def test_api_reference_names_every_public_name() -> None:
 
 
 def _evidence_sources_in_code() -> set[str]:
-    """The ``source`` of every ``Evidence(fact, value, source, ...)`` built in the package."""
+    """Every ``source`` evidence may have: the values of ``_model.Source`` (the ``Literal``
+    that ``mypy --strict`` holds every ``Evidence(...)`` and ``EvidenceLog`` call to), and the
+    ``source`` of any ``Evidence(fact, value, source, ...)`` built in the package."""
     sources: set[str] = set()
     for module in (ROOT / "src" / "libcprobe").glob("*.py"):
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Assign)
+                and [getattr(t, "id", None) for t in node.targets] == ["Source"]
+                and isinstance(node.value, ast.Subscript)
+            ):
+                literal = node.value.slice
+                for value in literal.elts if isinstance(literal, ast.Tuple) else [literal]:
+                    assert isinstance(value, ast.Constant)
+                    sources.add(str(value.value))
             if not isinstance(node, ast.Call) or len(node.args) < 3:
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else None

@@ -80,14 +80,21 @@ def test_info_is_immutable_hashable_and_json_ready() -> None:
 
 
 def test_a_misspelt_evidence_fact_or_source_fails_mypy(tmp_path: Path) -> None:
-    """``fact`` and ``source`` are Literal types for type checkers: a misspelling is an error."""
+    """``fact`` and ``source`` are Literal types for type checkers: a misspelling is an error,
+    in an ``Evidence`` as in the ``EvidenceLog`` detection fills."""
     pytest.importorskip("mypy")
     snippet = tmp_path / "snippet.py"
     snippet.write_text(
         "from libcprobe import Evidence\n"
+        "from libcprobe._model import EvidenceLog\n"
         'Evidence("family", "musl", "env", None, "fine")\n'
         'Evidence("famliy", "musl", "elf-interp", None, "fact misspelt")\n'
         'Evidence("family", "musl", "elf_interp", None, "source misspelt")\n'
+        "ev = EvidenceLog()\n"
+        'ev.family("musl", "elf-interp", None, "fine")\n'
+        'ev.family("musl", "elf_interp", None, "source misspelt")\n'
+        'ev.add("famliy", "musl", "env", None, "fact misspelt")\n'
+        'ev.famliy("musl", "env", None, "no such fact")\n'
     )
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(snippet)],
@@ -96,4 +103,4 @@ def test_a_misspelt_evidence_fact_or_source_fails_mypy(tmp_path: Path) -> None:
         check=False,
     )
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
-    assert [line.split(":")[1] for line in errors] == ["3", "4"], proc.stdout
+    assert [line.split(":")[1] for line in errors] == ["4", "5", "8", "9", "10"], proc.stdout

@@ -29,7 +29,7 @@ from ._libc_strings import (
     find_static_libc,
     glibc_version_from_name,
 )
-from ._model import Evidence, Family
+from ._model import Evidence, EvidenceLog, Family
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,7 +169,7 @@ def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
     :func:`~libcprobe._elf.open_elf`), read-only data is read where names cannot decide:
     for a candidate libc's version and for static files' marker strings."""
     path = elf.path
-    ev: list[Evidence] = []
+    ev = EvidenceLog()
     api = android_api_level(elf)
 
     libc = _classify_as_libc(elf, scan, api)
@@ -180,15 +180,8 @@ def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
     if elf.interpreter is not None:
         family = family_of_loader_name(elf.interpreter)
         if family is not None:
-            ev.append(
-                Evidence(
-                    "family",
-                    family.value,
-                    "elf-interp",
-                    path,
-                    f"PT_INTERP {elf.interpreter} is the {family.value} loader",
-                )
-            )
+            what = f"PT_INTERP {elf.interpreter} is the {family.value} loader"
+            ev.family(family.value, "elf-interp", path, what)
     if family is None:
         for name in elf.needed:
             found = family_of_needed_name(name)
@@ -196,92 +189,46 @@ def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
                 found = Family.BIONIC
             if found is not None:
                 family = found
-                ev.append(
-                    Evidence(
-                        "family",
-                        found.value,
-                        "elf-needed",
-                        path,
-                        f"DT_NEEDED {name} is {found.value}'s libc",
-                    )
-                )
+                ev.family(found.value, "elf-needed", path, f"DT_NEEDED {name} is {found}'s libc")
                 break
     if family is None and elf.glibc_requires is not None:
         family = Family.GLIBC
-        ev.append(Evidence("family", "glibc", "elf-verneed", path, "needs GLIBC_ symbol versions"))
+        ev.family("glibc", "elf-verneed", path, "needs GLIBC_ symbol versions")
     if family is None and api is not None:
         family = Family.BIONIC
-        ev.append(
-            Evidence("family", "bionic", "elf-note", path, f"Android ident note, API level {api}")
-        )
+        ev.family("bionic", "elf-note", path, f"Android ident note, API level {api}")
     if family is None and elf.linkage == "static":
         family = _classify_static(elf, scan, ev)
-    return Classification(family, False, None, api, tuple(ev))
+    return Classification(family, False, None, api, tuple(ev.items))
 
 
-def _classify_static(elf: ELFFile, scan: bool, ev: list[Evidence]) -> Optional[Family]:
+def _classify_static(elf: ELFFile, scan: bool, ev: EvidenceLog) -> Optional[Family]:
     path = elf.path
     for note in elf.notes:
         if note.name == "GNU" and note.type == NT_GNU_ABI_TAG:
-            ev.append(
-                Evidence(
-                    "family",
-                    "glibc",
-                    "elf-note",
-                    path,
-                    "static, with glibc's NT_GNU_ABI_TAG note (.note.ABI-tag)",
-                )
-            )
+            what = "static, with glibc's NT_GNU_ABI_TAG note (.note.ABI-tag)"
+            ev.family("glibc", "elf-note", path, what)
             return Family.GLIBC
     start = musl_start_of(elf) if scan else None
     if start is not None:
-        ev.append(
-            Evidence(
-                "family",
-                "musl",
-                "elf-entry",
-                path,
-                f"static, and e_entry {elf.entry:#x} is musl's _start (as in {start})",
-            )
-        )
+        what = f"static, and e_entry {elf.entry:#x} is musl's _start (as in {start})"
+        ev.family("musl", "elf-entry", path, what)
         return Family.MUSL
     if any(note.name == "Go" and note.type == NT_GO_BUILDID for note in elf.notes):
-        ev.append(
-            Evidence(
-                "family",
-                "none",
-                "elf-note",
-                path,
-                "static Go program (Go build ID note): it uses no C library",
-            )
-        )
+        what = "static Go program (Go build ID note): it uses no C library"
+        ev.family("none", "elf-note", path, what)
         return None
-    if scan:
-        found = find_static_libc(elf.readonly_data())
-        if found is not None:
-            family, marker, offset = found
-            ev.append(
-                Evidence(
-                    "family",
-                    family.value,
-                    "string",
-                    path,
-                    f"static, carries {family.value}'s string {marker!r} at {offset:#x}",
-                )
-            )
-            return family
-    ev.append(
-        Evidence(
-            "family",
-            "none",
-            "string" if scan else "elf-header",
-            path,
-            "static, and no libc's marker was found"
-            if scan
-            else "static; read-only data not scanned",
-        )
-    )
-    return None
+    if not scan:
+        ev.family("none", "elf-header", path, "static; read-only data not scanned")
+        return None
+    found = find_static_libc(elf.readonly_data())
+    if found is None:
+        ev.family("none", "string", path, "static, and no libc's marker was found")
+        return None
+    family, marker, offset = found
+    what = f"static, carries {family.value}'s string {marker!r} at {offset:#x}"
+    ev.family(family.value, "string", path, what)
+    return family
 
 
 # musl's _start fingerprints (see _musl_start), compiled on first use: per (e_machine, class,
@@ -402,50 +349,26 @@ def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[
         and family_of_loader_name("/" + soname) is Family.GLIBC
     ):
         return _glibc_itself(elf, scan, api)
+    ev = EvidenceLog()
     if soname == "libc.so" and any(d == "LIBC" or d.startswith("LIBC_") for d in defs):
-        ev = [
-            Evidence(
-                "family",
-                "bionic",
-                "elf-verdef",
-                path,
-                "the file is bionic's libc.so (LIBC version definitions)",
-            )
-        ]
-        return Classification(Family.BIONIC, True, None, api, tuple(ev))
+        what = "the file is bionic's libc.so (LIBC version definitions)"
+        ev.family("bionic", "elf-verdef", path, what)
+        return Classification(Family.BIONIC, True, None, api, tuple(ev.items))
     if soname.startswith("libc.so.0") or soname.startswith("ld-uClibc"):
-        ev = [
-            Evidence(
-                "family", "uclibc", "elf-soname", path, f"the file is uClibc (DT_SONAME {soname})"
-            )
-        ]
-        return Classification(Family.UCLIBC, True, None, api, tuple(ev))
+        ev.family("uclibc", "elf-soname", path, f"the file is uClibc (DT_SONAME {soname})")
+        return Classification(Family.UCLIBC, True, None, api, tuple(ev.items))
     # musl's libc.so has no DT_SONAME (Alpine's is libc.musl-<arch>.so.1), no PT_INTERP and
     # needs nothing; its "musl libc" usage text decides.
     musl_like = soname in ("", "libc.so") or soname.startswith("libc.musl-")
     if musl_like and not elf.needed and elf.interpreter is None and elf.type == ET_DYN and scan:
         found, marked = _musl_version_of(elf)
         if found is not None or marked:
-            ev = [
-                Evidence(
-                    "family",
-                    "musl",
-                    "string",
-                    path,
-                    "the file is musl's libc.so and loader ('musl libc' usage text)",
-                )
-            ]
+            what = "the file is musl's libc.so and loader ('musl libc' usage text)"
+            ev.family("musl", "string", path, what)
             if found is not None:
-                ev.append(
-                    Evidence(
-                        "version",
-                        str(found.version),
-                        "string",
-                        path,
-                        f"version string {found.text!r} at {found.offset:#x}",
-                    )
-                )
-            return Classification(Family.MUSL, True, found, api, tuple(ev))
+                what = f"version string {found.text!r} at {found.offset:#x}"
+                ev.version(found.version, "string", path, what)
+            return Classification(Family.MUSL, True, found, api, tuple(ev.items))
     return None
 
 
@@ -455,15 +378,8 @@ def _glibc_itself(elf: ELFFile, scan: bool, api: Optional[int]) -> Classificatio
     path = elf.path
     soname = elf.soname or ""
     what = "libc.so.6" if soname.startswith("libc.so.6") else "loader"
-    ev = [
-        Evidence(
-            "family",
-            "glibc",
-            "elf-soname",
-            path,
-            f"the file is glibc's {what} (DT_SONAME {soname})",
-        )
-    ]
+    ev = EvidenceLog()
+    ev.family("glibc", "elf-soname", path, f"the file is glibc's {what} (DT_SONAME {soname})")
     # .rodata, where the banner is, has a segment of its own in current links: read the
     # non-code segments first, the code too only when the banner is not in them.
     banner = (
@@ -472,26 +388,12 @@ def _glibc_itself(elf: ELFFile, scan: bool, api: Optional[int]) -> Classificatio
         else None
     )
     if banner is not None:
-        ev.append(
-            Evidence(
-                "version",
-                str(banner.version),
-                "string",
-                path,
-                f"banner 'release version {banner.text}' at {banner.offset:#x}",
-            )
-        )
-    else:
-        banner = glibc_version_from_name(path)
-        if banner is not None:
-            ev.append(
-                Evidence(
-                    "version",
-                    str(banner.version),
-                    "file",
-                    path,
-                    "no banner in the file; glibc <= 2.33 names it "
-                    f"after its version ({path.rsplit('/', 1)[-1]})",
-                )
-            )
-    return Classification(Family.GLIBC, True, banner, api, tuple(ev))
+        what = f"banner 'release version {banner.text}' at {banner.offset:#x}"
+        ev.version(banner.version, "string", path, what)
+        return Classification(Family.GLIBC, True, banner, api, tuple(ev.items))
+    banner = glibc_version_from_name(path)
+    if banner is not None:
+        name = path.rsplit("/", 1)[-1]
+        what = f"no banner in the file; glibc <= 2.33 names it after its version ({name})"
+        ev.version(banner.version, "file", path, what)
+    return Classification(Family.GLIBC, True, banner, api, tuple(ev.items))

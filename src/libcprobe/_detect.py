@@ -22,7 +22,7 @@ from ._classify import Classification, classify, family_of_loader_name, family_o
 from ._elf import ELFFile, open_elf
 from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
 from ._libc_strings import glibc_version
-from ._model import Evidence, Family, LibcInfo, LibcVersion
+from ._model import EvidenceLog, Family, LibcInfo, LibcVersion
 from ._rootfs import (
     LIBRARY_DIRS,
     exists_in_root,
@@ -36,7 +36,7 @@ from ._rootfs import (
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Any, Optional, Union
+    from typing import Optional, Union
 
     from ._model import Source
 
@@ -124,7 +124,7 @@ def detect(
     if root_dir is not None:
         info = _detect_root(root_dir, exe, allow_execute)
     elif exe is not None:
-        info = _detect_program(exe, exe, None, allow_execute, [])
+        info = _detect_program(exe, exe, None, allow_execute, EvidenceLog())
     elif override is not None:
         info = _from_override(override)
     else:
@@ -139,10 +139,11 @@ def detect(
 
 def _from_override(value: str) -> LibcInfo:
     text = value.strip().lower()
-    ev = Evidence("family", text, "env", None, f"{ENV_OVERRIDE}={value!r}")
+    ev = EvidenceLog()
+    ev.family(text, "env", None, f"{ENV_OVERRIDE}={value!r}")
     arch = _running_arch()
     if text == "none":
-        return LibcInfo(family=None, arch=arch, evidence=[ev], running=True)
+        return LibcInfo(family=None, arch=arch, evidence=ev.items, running=True)
     family_text, _, version_text = text.partition("-")
     try:
         family = Family(family_text)
@@ -164,22 +165,21 @@ def _from_override(value: str) -> LibcInfo:
             raise OverrideError(
                 f"{ENV_OVERRIDE}={value!r}: {version_text!r} is not a version like 1.2 or 2.28"
             ) from None
-    evidence = [ev]
     if version is not None:
-        evidence.append(Evidence("version", str(version), "env", None, f"{ENV_OVERRIDE}={value!r}"))
+        ev.version(version, "env", None, f"{ENV_OVERRIDE}={value!r}")
     return LibcInfo(
         family=family,
         version=version,
         linkage="dynamic",
         arch=arch,
         can_load_extensions=True,
-        evidence=evidence,
+        evidence=ev.items,
         running=True,
     )
 
 
 def _running_arch() -> Optional[str]:
-    path = _running_program()[0]
+    path = _running_program(EvidenceLog())[0]
     if path is None:
         return None
     try:
@@ -189,9 +189,9 @@ def _running_arch() -> Optional[str]:
         return None
 
 
-def _running_program() -> tuple[Optional[str], Optional[str], list[Evidence]]:
-    """(path to read, how to name it, evidence) for the running program: /proc/self/exe (what
-    the kernel runs, even when deleted), else sys.executable, else nothing."""
+def _running_program(ev: EvidenceLog) -> tuple[Optional[str], Optional[str]]:
+    """(path to read, how to name it) for the running program: /proc/self/exe (what the
+    kernel runs, even when deleted), else sys.executable, else nothing; ``ev`` says which."""
     if os.path.exists(PROC_SELF_EXE):
         shown = sys.executable or None
         try:  # noqa: SIM105  (contextlib.suppress would load contextlib on this path)
@@ -199,92 +199,50 @@ def _running_program() -> tuple[Optional[str], Optional[str], list[Evidence]]:
         except OSError:
             pass
         why = "the running program, as the kernel sees it"
-        return (
-            PROC_SELF_EXE,
-            shown,
-            [Evidence("interpreter", shown or "", "proc-exe", PROC_SELF_EXE, why)],
-        )
+        ev.interpreter(shown or "", "proc-exe", PROC_SELF_EXE, why)
+        return PROC_SELF_EXE, shown
     if sys.executable:
-        why = "no /proc: using sys.executable"
-        return (
-            sys.executable,
-            sys.executable,
-            [Evidence("interpreter", sys.executable, "platform", sys.executable, why)],
-        )
-    return None, None, []
+        ev.interpreter(sys.executable, "platform", sys.executable, "no /proc: using sys.executable")
+        return sys.executable, sys.executable
+    return None, None
 
 
 # -- the running interpreter ---------------------------------------------------------------
 
 
 def _detect_running(allow_execute: bool) -> LibcInfo:
+    ev = EvidenceLog()
     if not sys.platform.startswith("linux") and sys.platform != "android":
-        return LibcInfo(
-            family=None,
-            evidence=[
-                Evidence(
-                    "family",
-                    "none",
-                    "platform",
-                    None,
-                    f"sys.platform is {sys.platform!r}: not Linux, no ELF libc",
-                )
-            ],
-            running=True,
+        ev.family(
+            "none", "platform", None, f"sys.platform is {sys.platform!r}: not Linux, no ELF libc"
         )
-    exe_path, shown, ev = _running_program()
+        return LibcInfo(family=None, evidence=ev.items, running=True)
+    exe_path, shown = _running_program(ev)
     if exe_path is None:
         # Nothing to read; the running glibc can still say what it is.
         answer = _glibc_confstr()
-        version_text = f"glibc {answer[0]}" if answer else None
+        ev.family("none", "platform", None, _NO_PROGRAM)
+        if answer:
+            said = f"glibc {answer[0]}"
+            ev.family("glibc", "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {said!r}")
         return LibcInfo(
             family=Family.GLIBC if answer else None,
             version=answer[0] if answer else None,
-            evidence=[
-                *ev,
-                Evidence("family", "none", "platform", None, _NO_PROGRAM),
-                *(
-                    [
-                        Evidence(
-                            "family",
-                            "glibc",
-                            "confstr",
-                            None,
-                            f"os.confstr('CS_GNU_LIBC_VERSION') is {version_text!r}",
-                        )
-                    ]
-                    if answer
-                    else []
-                ),
-            ],
+            evidence=ev.items,
             running=True,
         )
 
     api = _android_api_level()
     if api is not None:
-        ev.append(
-            Evidence("family", "bionic", "platform", None, f"sys.getandroidapilevel() is {api}")
-        )
+        ev.family("bionic", "platform", None, f"sys.getandroidapilevel() is {api}")
         info = _detect_program(exe_path, shown, None, allow_execute, ev, running=True)
-        return _replace(info, family=Family.BIONIC, version=LibcVersion((api,)))
+        return _as_bionic(info, api)
 
     confstr = _glibc_confstr()
     if confstr is not None:
         version, text = confstr
-        ev.append(
-            Evidence(
-                "family", "glibc", "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}"
-            )
-        )
-        ev.append(
-            Evidence(
-                "version",
-                str(version),
-                "confstr",
-                None,
-                f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}",
-            )
-        )
+        ev.family("glibc", "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}")
+        ev.version(version, "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}")
         info = _detect_program(
             exe_path, shown, None, allow_execute, ev, running=True, known=(Family.GLIBC, version)
         )
@@ -341,7 +299,7 @@ def _mapped_libc() -> Optional[str]:
     return None
 
 
-def _static_running_family(ev: list[Evidence]) -> Optional[Family]:
+def _static_running_family(ev: EvidenceLog) -> Optional[Family]:
     # What the running libc's own strerror says (musl: "No error information" for 0; glibc and
     # bionic: "Success"). No I/O; works where nothing can be read.
     try:
@@ -350,32 +308,19 @@ def _static_running_family(ev: list[Evidence]) -> Optional[Family]:
         return None
     family = Family.MUSL if text == "No error information" else None
     if family is not None:
-        ev.append(
-            Evidence(
-                "family",
-                "musl",
-                "strerror",
-                None,
-                f"os.strerror(0) is {text!r}, musl's wording (glibc says 'Success')",
-            )
-        )
+        what = f"os.strerror(0) is {text!r}, musl's wording (glibc says 'Success')"
+        ev.family("musl", "strerror", None, what)
     return family
 
 
-def _sysconfig_support(ev: list[Evidence], family: Family) -> None:
+def _sysconfig_support(ev: EvidenceLog, family: Family) -> None:
     # Supporting evidence only (some musl builds said "-gnu" here): never decides anything.
     multiarch = getattr(sys.implementation, "_multiarch", None)
     if isinstance(multiarch, str) and multiarch:
         agrees = ("musl" in multiarch) == (family is Family.MUSL)
-        ev.append(
-            Evidence(
-                "family",
-                family.value,
-                "sysconfig",
-                None,
-                f"sys.implementation._multiarch is {multiarch!r}"
-                + ("" if agrees else " (disagrees; not used)"),
-            )
+        what = f"sys.implementation._multiarch is {multiarch!r}"
+        ev.family(
+            family.value, "sysconfig", None, what + ("" if agrees else " (disagrees; not used)")
         )
 
 
@@ -387,7 +332,7 @@ def _detect_program(
     shown: Optional[str],
     root: Optional[str],
     allow_execute: bool,
-    ev: list[Evidence],
+    ev: EvidenceLog,
     *,
     running: bool = False,
     known: Optional[tuple[Family, LibcVersion]] = None,
@@ -395,7 +340,7 @@ def _detect_program(
     hops: int = 0,
 ) -> LibcInfo:
     """Detect for one program file (a host path); ``shown`` is how to name it."""
-    ev = list(ev)
+    ev = ev.copy()
     try:
         with open_elf_in_root(root, host_path) as elf:
             foreign = running and host_path == PROC_SELF_EXE and _foreign_to_this_process(elf)
@@ -411,18 +356,15 @@ def _detect_program(
             try:
                 target = resolve_in_root(root, interpreter) if root is not None else interpreter
             except RootError as loop:
-                ev.append(Evidence("interpreter", interpreter, "file", host_path, loop.reason))
+                ev.interpreter(interpreter, "file", host_path, loop.reason)
         if interpreter is not None and target is not None:
-            ev.append(
-                Evidence(
-                    "interpreter",
-                    interpreter,
-                    "file",
-                    host_path,
-                    f"{shown} is a script for {interpreter}; this describes {interpreter} (a "
-                    "launcher such as a pyenv shim picks the real interpreter only when run: to "
-                    "describe that one, pass its path, e.g. what `pyenv which python3` prints)",
-                )
+            ev.interpreter(
+                interpreter,
+                "file",
+                host_path,
+                f"{shown} is a script for {interpreter}; this describes {interpreter} (a "
+                "launcher such as a pyenv shim picks the real interpreter only when run: to "
+                "describe that one, pass its path, e.g. what `pyenv which python3` prints)",
             )
             return _detect_program(
                 target,
@@ -435,17 +377,16 @@ def _detect_program(
                 mapped=mapped,
                 hops=hops + 1,
             )
-        ev.append(Evidence("family", "none", "elf-header", host_path, exc.reason))
-        if known is not None:
-            return LibcInfo(
-                family=known[0],
-                version=known[1],
-                executable=shown,
-                root=root,
-                evidence=ev,
-                running=running,
-            )
-        return LibcInfo(family=None, executable=shown, root=root, evidence=ev, running=running)
+        ev.family("none", "elf-header", host_path, exc.reason)
+        family, version = known if known is not None else (None, None)
+        return LibcInfo(
+            family=family,
+            version=version,
+            executable=shown,
+            root=root,
+            evidence=ev.items,
+            running=running,
+        )
 
 
 #: Machine families, by the prefixes of their ``uname -m`` and wheel-tag names: the running
@@ -489,7 +430,7 @@ def _foreign_to_this_process(elf: ELFFile) -> bool:
 def _past_an_emulator(
     proc_exe: ELFFile,
     allow_execute: bool,
-    ev: list[Evidence],
+    ev: EvidenceLog,
     known: Optional[tuple[Family, LibcVersion]],
 ) -> LibcInfo:
     why = (
@@ -498,18 +439,10 @@ def _past_an_emulator(
         f"a {os.uname().machine} kernel): an emulator's own file"
     )
     if not sys.executable:
-        ev.append(Evidence("interpreter", "none", "proc-exe", PROC_SELF_EXE, why))
+        ev.interpreter("none", "proc-exe", PROC_SELF_EXE, why)
         family, version = known if known is not None else (None, None)
-        return LibcInfo(family=family, version=version, evidence=ev, running=True)
-    ev.append(
-        Evidence(
-            "interpreter",
-            sys.executable,
-            "proc-exe",
-            PROC_SELF_EXE,
-            why + "; using sys.executable",
-        )
-    )
+        return LibcInfo(family=family, version=version, evidence=ev.items, running=True)
+    ev.interpreter(sys.executable, "proc-exe", PROC_SELF_EXE, why + "; using sys.executable")
     return _detect_program(
         sys.executable, sys.executable, None, allow_execute, ev, running=True, known=known, hops=1
     )
@@ -566,7 +499,7 @@ class _Program:
         self,
         family: Optional[Family],
         linkage: str,
-        evidence: list[Evidence],
+        evidence: EvidenceLog,
         *,
         version: Optional[LibcVersion] = None,
         interpreter: Optional[str] = None,
@@ -584,7 +517,7 @@ class _Program:
             executable=self.executable,
             root=self.root,
             running=self.running,
-            evidence=evidence,
+            evidence=evidence.items,
         )
 
 
@@ -593,7 +526,7 @@ def _detect_elf(
     shown: Optional[str],
     root: Optional[str],
     allow_execute: bool,
-    ev: list[Evidence],
+    ev: EvidenceLog,
     running: bool,
     known: Optional[tuple[Family, LibcVersion]],
     mapped: Optional[str],
@@ -601,14 +534,11 @@ def _detect_elf(
     """One ELF program's libc: the per-program routine every question (the running process,
     a program, a root) ends in."""
     arch = elf.arch
-    ev.append(
-        Evidence(
-            "arch",
-            str(arch),
-            "elf-header",
-            elf.path,
-            f"ELF{elf.elf_class} {elf.endian}-endian, e_machine {elf.machine}",
-        )
+    ev.arch(
+        arch,
+        "elf-header",
+        elf.path,
+        f"ELF{elf.elf_class} {elf.endian}-endian, e_machine {elf.machine}",
     )
     cls = classify(elf, scan=True)
     program = _Program(arch, shown, root, running)
@@ -629,7 +559,7 @@ def _detect_elf(
         return _static_program(elf, cls, program, ev, known)
     interp = elf.interpreter
     if interp is not None:
-        ev.append(Evidence("interpreter", interp, "elf-interp", elf.path, "PT_INTERP"))
+        ev.interpreter(interp, "elf-interp", elf.path, "PT_INTERP")
     ev.extend(cls.evidence)
     if known is not None:
         return program.answer(
@@ -648,21 +578,13 @@ def _static_program(
     elf: ELFFile,
     cls: Classification,
     program: _Program,
-    ev: list[Evidence],
+    ev: EvidenceLog,
     known: Optional[tuple[Family, LibcVersion]],
 ) -> LibcInfo:
     """A statically linked program: its own bytes (or the running libc) name the family; it
     can load no extension module."""
     path = elf.path
-    ev.append(
-        Evidence(
-            "linkage",
-            "static",
-            "elf-header",
-            path,
-            "no PT_INTERP and no DT_NEEDED: statically linked",
-        )
-    )
+    ev.linkage("static", "elf-header", path, "no PT_INTERP and no DT_NEEDED: statically linked")
     family = cls.family
     ev.extend(cls.evidence)
     if known is not None:
@@ -671,20 +593,15 @@ def _static_program(
         family = _static_running_family(ev)
     if program.running and family is not None:
         _sysconfig_support(ev, family)
-    ev.append(
-        Evidence(
-            "extensions",
-            "false",
-            "elf-header",
-            path,
-            "a statically linked program has no dynamic loader: its dlopen "
-            "cannot load extension modules; use a dynamically linked build",
-        )
+    ev.extensions(
+        "false",
+        "elf-header",
+        path,
+        "a statically linked program has no dynamic loader: its dlopen "
+        "cannot load extension modules; use a dynamically linked build",
     )
     if family is Family.MUSL:
-        ev.append(
-            Evidence("version", "none", "elf-header", path, "static musl embeds no version string")
-        )
+        ev.version("none", "elf-header", path, "static musl embeds no version string")
     return program.answer(
         family,
         "static",
@@ -699,7 +616,7 @@ def _dynamic_from_loader(
     cls: Classification,
     program: _Program,
     allow_execute: bool,
-    ev: list[Evidence],
+    ev: EvidenceLog,
     mapped: Optional[str],
 ) -> Optional[LibcInfo]:
     """A dynamic program's libc read from what the process maps, else from its loader; None
@@ -722,14 +639,8 @@ def _dynamic_from_loader(
             continue
         family, version, library = lib
         if source == "proc-maps":
-            ev.append(
-                Evidence(
-                    "family",
-                    str(family),
-                    "proc-maps",
-                    where,
-                    "the running process has this C library mapped",
-                )
+            ev.family(
+                str(family), "proc-maps", where, "the running process has this C library mapped"
             )
         if family is Family.GLIBC and source == "elf-interp":
             # The version libc.so.6 itself carries, found as ld.so would find it; the
@@ -753,7 +664,7 @@ def _dynamic_from_loader(
 
 
 def _dynamic_from_names(
-    elf: ELFFile, cls: Classification, program: _Program, ev: list[Evidence]
+    elf: ELFFile, cls: Classification, program: _Program, ev: EvidenceLog
 ) -> LibcInfo:
     """No loader could be read: keep what the names said, and the version a libc found by
     them carries."""
@@ -778,7 +689,7 @@ def _dynamic_from_names(
     )
 
 
-def _loader_host(interp: str, root: Optional[str], ev: list[Evidence]) -> Optional[str]:
+def _loader_host(interp: str, root: Optional[str], ev: EvidenceLog) -> Optional[str]:
     """The host path of a PT_INTERP (None when it cannot be resolved inside the root)."""
     if root is None:
         return interp
@@ -791,30 +702,23 @@ def _loader_host(interp: str, root: Optional[str], ev: list[Evidence]) -> Option
             if os.path.lexists(merged):
                 host = merged
     except RootError as exc:
-        ev.append(Evidence("version", "none", "file", interp, exc.reason))
+        ev.version("none", "file", interp, exc.reason)
         return None
     return host
 
 
-def _cannot_start(
-    cls: Classification, interp: str, program: _Program, ev: list[Evidence]
-) -> LibcInfo:
+def _cannot_start(cls: Classification, interp: str, program: _Program, ev: EvidenceLog) -> LibcInfo:
     """A dynamic program whose loader is missing: the kernel refuses to start it (ENOENT), so
     it loads nothing and no binary wheel suits it here, whatever it was built for."""
     where = "in this root" if program.root is not None else "on this machine"
-    ev.append(
-        Evidence("interpreter", "missing", "elf-interp", interp, f"{interp} does not exist {where}")
-    )
-    ev.append(
-        Evidence(
-            "extensions",
-            "false",
-            "elf-interp",
-            interp,
-            f"its loader {interp} (PT_INTERP) does not exist {where}: the kernel cannot start "
-            "the program here, so it loads no extension module and no wheel tag applies"
-            + (f" (it was built for {cls.family.value})" if cls.family is not None else ""),
-        )
+    ev.interpreter("missing", "elf-interp", interp, f"{interp} does not exist {where}")
+    ev.extensions(
+        "false",
+        "elf-interp",
+        interp,
+        f"its loader {interp} (PT_INTERP) does not exist {where}: the kernel cannot start "
+        "the program here, so it loads no extension module and no wheel tag applies"
+        + (f" (it was built for {cls.family.value})" if cls.family is not None else ""),
     )
     return program.answer(cls.family, "dynamic", ev, interpreter=interp, can_load_extensions=False)
 
@@ -827,7 +731,7 @@ SHIM_SCAN = 1024 * 1024
 
 
 def _through_shim(
-    host: str, interp: str, root: Optional[str], program: ELFFile, ev: list[Evidence]
+    host: str, interp: str, root: Optional[str], program: ELFFile, ev: EvidenceLog
 ) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
     """PT_INTERP is a program, not a libc: a compatibility shim such as Alpine's gcompat
     (``/lib/ld-linux-x86-64.so.2`` re-executes musl's loader with libgcompat preloaded). What
@@ -851,18 +755,15 @@ def _through_shim(
         loader_host = exists_in_root(root, loader) if root is not None else loader
         if loader_host is None or not os.path.exists(loader_host):
             continue
-        lib = _read_libc(loader_host, loader, root, "elf-interp", program, [])
+        lib = _read_libc(loader_host, loader, root, "elf-interp", program, EvidenceLog())
         if lib is None or lib[0] is not Family.MUSL:
             continue
-        ev.append(
-            Evidence(
-                "family",
-                "musl",
-                "elf-interp",
-                interp,
-                f"PT_INTERP {interp} is not glibc's loader but a compatibility shim that runs "
-                f"the program on musl's loader {loader} (as Alpine's gcompat does)",
-            )
+        ev.family(
+            "musl",
+            "elf-interp",
+            interp,
+            f"PT_INTERP {interp} is not glibc's loader but a compatibility shim that runs "
+            f"the program on musl's loader {loader} (as Alpine's gcompat does)",
         )
         _read_libc(loader_host, loader, root, "elf-interp", program, ev)
         _note_compat_library(program, root, ev)
@@ -882,7 +783,7 @@ def _named_musl_loader(chunks: list[tuple[int, bytes]]) -> Optional[str]:
     return None
 
 
-def _note_compat_library(program: ELFFile, root: Optional[str], ev: list[Evidence]) -> None:
+def _note_compat_library(program: ELFFile, root: Optional[str], ev: EvidenceLog) -> None:
     """Say which file answers to glibc's name (libc.so.6 -> libgcompat.so.0) and that its
     glibc version is made up."""
     for directory in library_dirs(root):
@@ -898,22 +799,19 @@ def _note_compat_library(program: ELFFile, root: Optional[str], ev: list[Evidenc
             continue
         if is_glibc:
             return
-        ev.append(
-            Evidence(
-                "family",
-                "musl",
-                "elf-soname",
-                shown,
-                f"libc.so.6 is {soname or 'a library'} over musl, not glibc: glibc's version "
-                "query (gnu_get_libc_version) there returns a fixed made-up answer (gcompat: "
-                "'2.8' or $GLIBC_FAKE_VERSION), not a version of anything that runs",
-            )
+        ev.family(
+            "musl",
+            "elf-soname",
+            shown,
+            f"libc.so.6 is {soname or 'a library'} over musl, not glibc: glibc's version "
+            "query (gnu_get_libc_version) there returns a fixed made-up answer (gcompat: "
+            "'2.8' or $GLIBC_FAKE_VERSION), not a version of anything that runs",
         )
         return
 
 
 def _android_api(
-    cls: Classification, root: Optional[str], ev: list[Evidence]
+    cls: Classification, root: Optional[str], ev: EvidenceLog
 ) -> Optional[LibcVersion]:
     """bionic's version is the Android API level: the root's system/build.prop
     (ro.build.version.sdk), else the program's Android ident note (the API it targets)."""
@@ -924,26 +822,12 @@ def _android_api(
         text = prop.decode("utf-8", "replace")
         match = re.search(r"^ro\.build\.version\.sdk=(\d{1,4})\s*$", text, re.MULTILINE)
         if match is not None:
-            ev.append(
-                Evidence(
-                    "version",
-                    match.group(1),
-                    "file",
-                    "/system/build.prop",
-                    f"ro.build.version.sdk={match.group(1)}",
-                )
-            )
-            return LibcVersion((int(match.group(1)),))
+            sdk = match.group(1)
+            ev.version(sdk, "file", "/system/build.prop", f"ro.build.version.sdk={sdk}")
+            return LibcVersion((int(sdk),))
     if cls.api_level is not None:
-        ev.append(
-            Evidence(
-                "version",
-                str(cls.api_level),
-                "elf-note",
-                None,
-                f"the program's Android ident note targets API {cls.api_level}",
-            )
-        )
+        what = f"the program's Android ident note targets API {cls.api_level}"
+        ev.version(cls.api_level, "elf-note", None, what)
         return LibcVersion((cls.api_level,))
     return None
 
@@ -954,7 +838,7 @@ def _read_libc(
     root: Optional[str],
     source: Source,
     program: ELFFile,
-    ev: list[Evidence],
+    ev: EvidenceLog,
 ) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
     """Read a loader/libc file; None when it cannot be read or is not a libc."""
     try:
@@ -962,21 +846,13 @@ def _read_libc(
             cls: Classification = classify(lib, scan=True)
             mismatch = (lib.machine, lib.elf_class) != (program.machine, program.elf_class)
     except LibcprobeError as exc:
-        ev.append(Evidence("version", "none", source, shown, f"cannot read it: {exc.reason}"))
+        ev.version("none", source, shown, f"cannot read it: {exc.reason}")
         return None
     if not cls.is_libc:
-        ev.append(
-            Evidence(
-                "family", "none", source, shown, "it is not a C library or loader libcprobe knows"
-            )
-        )
+        ev.family("none", source, shown, "it is not a C library or loader libcprobe knows")
         return None
     if mismatch:
-        ev.append(
-            Evidence(
-                "arch", "mismatch", source, shown, "its machine or class differs from the program's"
-            )
-        )
+        ev.arch("mismatch", source, shown, "its machine or class differs from the program's")
     ev.extend(
         e._replace(path=shown) if e.path == host and root is not None else e for e in cls.evidence
     )
@@ -987,7 +863,7 @@ def _read_libc(
 def _glibc_from_libc_so(
     program: ELFFile,
     root: Optional[str],
-    ev: list[Evidence],
+    ev: EvidenceLog,
     *,
     origin: Optional[str] = None,
     loader: Optional[str] = None,
@@ -1010,14 +886,8 @@ def _glibc_from_libc_so(
             continue
         if cls.family is Family.GLIBC and cls.libc_version is not None:
             found = cls.libc_version
-            ev.append(
-                Evidence(
-                    "version",
-                    str(found.version),
-                    "string",
-                    shown,
-                    f"libc.so.6 banner 'release version {found.text}'",
-                )
+            ev.version(
+                found.version, "string", shown, f"libc.so.6 banner 'release version {found.text}'"
             )
             return found.version, shown
     return None
@@ -1060,7 +930,7 @@ def _real_path(root: Optional[str], path: str) -> Optional[str]:
 
 
 def _musl_from_needed(
-    program: ELFFile, root: Optional[str], ev: list[Evidence]
+    program: ELFFile, root: Optional[str], ev: EvidenceLog
 ) -> Optional[tuple[Optional[LibcVersion], str]]:
     """For a musl file without PT_INTERP (an extension module, a shared library): the musl
     libc it needs (libc.musl-<arch>.so.1 on Alpine), found in the library directories."""
@@ -1084,7 +954,7 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
     if not os.path.isdir(root):
         raise RootError("root is not a directory", root)
     root = os.path.abspath(root)
-    ev: list[Evidence] = []
+    ev = EvidenceLog()
     if exe is not None:
         host = resolve_in_root(root, exe)
         if not os.path.lexists(host):
@@ -1095,24 +965,11 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
     for program in ROOT_PROGRAMS:
         found = exists_in_root(root, program)
         if found is None:
-            ev.extend(_unresolvable(root, program))
+            _unresolvable(root, program, ev)
             continue
-        info = _detect_program(
-            found,
-            program,
-            root,
-            allow_execute,
-            [
-                *ev,
-                Evidence(
-                    "interpreter",
-                    program,
-                    "file",
-                    program,
-                    "the first dynamic program found in the root",
-                ),
-            ],
-        )
+        tried = ev.copy()
+        tried.interpreter(program, "file", program, "the first dynamic program found in the root")
+        info = _detect_program(found, program, root, allow_execute, tried)
         if info.linkage == "dynamic" and info.can_load_extensions is False:
             if cannot_start is None:  # its loader is missing: look further
                 cannot_start = info
@@ -1129,30 +986,21 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
         return first_static
     if cannot_start is not None:
         return cannot_start
-    ev.append(
-        Evidence(
-            "family",
-            "none",
-            "file",
-            None,
-            "no program and no C library or loader found in the root",
-        )
-    )
-    return LibcInfo(family=None, root=root, evidence=ev)
+    ev.family("none", "file", None, "no program and no C library or loader found in the root")
+    return LibcInfo(family=None, root=root, evidence=ev.items)
 
 
-def _unresolvable(root: str, program: str) -> list[Evidence]:
-    """Evidence that ``program`` exists in the root but cannot be resolved (a symlink loop, a
-    link out of the root), so the answer says why it was passed over; else nothing."""
+def _unresolvable(root: str, program: str, ev: EvidenceLog) -> None:
+    """Say that ``program`` exists in the root but cannot be resolved (a symlink loop, a link
+    out of the root), so the answer says why it was passed over; else nothing."""
     try:
         resolve_in_root(root, program)
     except RootError as exc:
-        return [Evidence("interpreter", program, "file", program, f"not used: {exc.reason}")]
-    return []
+        ev.interpreter(program, "file", program, f"not used: {exc.reason}")
 
 
 def _from_root_loader(
-    root: str, loaders: list[tuple[str, str]], ev: list[Evidence]
+    root: str, loaders: list[tuple[str, str]], ev: EvidenceLog
 ) -> Optional[LibcInfo]:
     """The answer for a root with no dynamic program: its first loader/libc."""
     shown, host = loaders[0]
@@ -1160,31 +1008,17 @@ def _from_root_loader(
         with open_elf_in_root(root, host) as lib:
             cls = classify(lib, scan=True)
     except LibcprobeError as exc:
-        ev.append(Evidence("family", "none", "file", shown, exc.reason))
+        ev.family("none", "file", shown, exc.reason)
         return None
     if not cls.is_libc:
         return None
-    ev.append(
-        Evidence(
-            "family",
-            str(cls.family),
-            "file",
-            shown,
-            "no dynamic program in the root; its loader/libc is this",
-        )
+    ev.family(
+        str(cls.family), "file", shown, "no dynamic program in the root; its loader/libc is this"
     )
     ev.extend(e._replace(path=shown) for e in cls.evidence)
     others = [s for s, _ in loaders[1:]]
     if others:
-        ev.append(
-            Evidence(
-                "family",
-                str(cls.family),
-                "file",
-                shown,
-                f"also present: {', '.join(others[:4])}",
-            )
-        )
+        ev.family(str(cls.family), "file", shown, f"also present: {', '.join(others[:4])}")
     version = cls.libc_version.version if cls.libc_version else None
     library = shown
     if cls.family is Family.GLIBC and not shown.endswith("/libc.so.6"):
@@ -1199,7 +1033,7 @@ def _from_root_loader(
         library=library,
         can_load_extensions=True,
         root=root,
-        evidence=ev,
+        evidence=ev.items,
     )
 
 
@@ -1272,7 +1106,19 @@ def _store_version(entry: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _replace(info: LibcInfo, **changes: object) -> LibcInfo:
-    values: dict[str, Any] = {name: getattr(info, name) for name in LibcInfo.__slots__}
-    values.update(changes)
-    return LibcInfo(**values)
+def _as_bionic(info: LibcInfo, api: int) -> LibcInfo:
+    """``info`` of a program on Android: bionic, its version the API level this process
+    reports (whatever the program's own files said)."""
+    return LibcInfo(
+        family=Family.BIONIC,
+        version=LibcVersion((api,)),
+        linkage=info.linkage,
+        arch=info.arch,
+        interpreter=info.interpreter,
+        library=info.library,
+        can_load_extensions=info.can_load_extensions,
+        executable=info.executable,
+        root=info.root,
+        running=info.running,
+        evidence=info.evidence,
+    )

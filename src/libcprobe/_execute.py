@@ -11,13 +11,13 @@ import re
 import subprocess
 from typing import Optional
 
-from ._model import Evidence, LibcVersion
+from ._model import EvidenceLog, LibcVersion
 
 _VERSION_LINE = re.compile(rb"^Version (\S+)$", re.MULTILINE)
 
 
 def cross_check_musl(
-    loader: str, version: Optional[LibcVersion], ev: list[Evidence]
+    loader: str, version: Optional[LibcVersion], ev: EvidenceLog
 ) -> Optional[LibcVersion]:
     """Run ``loader`` and compare its "Version" line with ``version`` (read from its bytes).
     Returns ``version`` unchanged when the bytes answered; the executed answer only when they
@@ -32,37 +32,23 @@ def cross_check_musl(
             check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        ev.append(Evidence("version", "none", "execute", loader, f"could not run it: {exc}"))
+        ev.version("none", "execute", loader, f"could not run it: {exc}")
         return version
     match = _VERSION_LINE.search(proc.stderr[:65536])
     if match is None:
-        ev.append(Evidence("version", "none", "execute", loader, "printed no 'Version' line"))
+        ev.version("none", "execute", loader, "printed no 'Version' line")
         return version
     text = match.group(1).decode("ascii", "replace")
     try:
         executed = LibcVersion.parse(text)
     except ValueError:
-        ev.append(Evidence("version", "none", "execute", loader, f"printed Version {text!r}"))
+        ev.version("none", "execute", loader, f"printed Version {text!r}")
         return version
     if version is None:
-        ev.append(
-            Evidence(
-                "version",
-                str(executed),
-                "execute",
-                loader,
-                f"the loader printed 'Version {text}' (bytes gave no version)",
-            )
-        )
+        what = f"the loader printed 'Version {text}' (bytes gave no version)"
+        ev.version(executed, "execute", loader, what)
         return executed
     agree = "agrees" if executed == version else "DISAGREES"
-    ev.append(
-        Evidence(
-            "version",
-            str(executed),
-            "execute",
-            loader,
-            f"the loader printed 'Version {text}': {agree} with its bytes",
-        )
-    )
+    what = f"the loader printed 'Version {text}': {agree} with its bytes"
+    ev.version(executed, "execute", loader, what)
     return version

@@ -8,7 +8,7 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import enum
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
     from typing import Any, Literal, NamedTuple, Optional, Union
 
     #: What an :class:`Evidence` supports; for type checkers only, so a misspelling fails mypy.
@@ -287,6 +287,64 @@ class Evidence(NamedTuple):
             "path": self.path,
             "detail": self.detail,
         }
+
+
+class EvidenceLog:
+    """The evidence of one answer as it is gathered, in order: one method a fact, so that
+    ``log.family("musl", "string", path, "why")`` appends ``Evidence("family", "musl", "string",
+    path, "why")``. ``source`` is a :data:`Source` and the value is made text with ``str()``,
+    so a misspelt fact or source fails ``mypy --strict``. ``items`` is what
+    :class:`LibcInfo` takes as its evidence. Internal: detection and the family rules use it."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: Iterable[Evidence] = ()) -> None:
+        self.items: list[Evidence] = list(items)
+
+    def add(
+        self,
+        fact: Fact,
+        value: Union[str, LibcVersion, int, None],
+        source: Source,
+        path: Optional[str],
+        detail: str,
+    ) -> None:
+        """Append one :class:`Evidence` (``value`` as ``str(value)``)."""
+        self.items.append(Evidence(fact, str(value), source, path, detail))
+
+    def family(self, value: str, source: Source, path: Optional[str], detail: str) -> None:
+        """Evidence for the family (``value``: a family's name or ``"none"``)."""
+        self.add("family", value, source, path, detail)
+
+    def version(
+        self, value: Union[str, LibcVersion, int], source: Source, path: Optional[str], detail: str
+    ) -> None:
+        """Evidence for the version (``value``: a version or ``"none"``)."""
+        self.add("version", value, source, path, detail)
+
+    def linkage(self, value: str, source: Source, path: Optional[str], detail: str) -> None:
+        """Evidence for the linkage."""
+        self.add("linkage", value, source, path, detail)
+
+    def arch(self, value: Optional[str], source: Source, path: Optional[str], detail: str) -> None:
+        """Evidence for the architecture."""
+        self.add("arch", value, source, path, detail)
+
+    def interpreter(self, value: str, source: Source, path: Optional[str], detail: str) -> None:
+        """Evidence for the program or loader examined."""
+        self.add("interpreter", value, source, path, detail)
+
+    def extensions(self, value: str, source: Source, path: Optional[str], detail: str) -> None:
+        """Evidence for whether extension modules can load."""
+        self.add("extensions", value, source, path, detail)
+
+    def extend(self, evidence: Iterable[Evidence]) -> None:
+        """Append evidence gathered elsewhere (a :class:`Classification`'s, say)."""
+        self.items.extend(evidence)
+
+    def copy(self) -> EvidenceLog:
+        """A log that starts with this one's evidence and grows on its own."""
+        return EvidenceLog(self.items)
 
 
 class LibcInfo:
