@@ -103,8 +103,10 @@ def test_open_regular_file(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(FileAccessError, match="not a regular file"):
         open_regular_file(str(fifo))  # never opened: opening a FIFO would block
-    with pytest.raises(FileAccessError, match="a directory"):
+    with pytest.raises(FileAccessError, match="cannot read as ELF: a directory"):
         open_regular_file(str(tmp_path))
+    with pytest.raises(FileAccessError, match="cannot read as a zip: a directory"):
+        open_regular_file(str(tmp_path), "a zip")
     with pytest.raises(FileAccessError, match="no such file"):
         open_regular_file(str(tmp_path / "missing"))
     with pytest.raises(FileAccessError, match="NUL"):

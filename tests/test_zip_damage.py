@@ -25,7 +25,7 @@ from typing import Callable
 import pytest
 
 import zipsurgery as zs
-from libcprobe import LibcprobeError, ZipError
+from libcprobe import LibcprobeError, ZipError, _wheel
 from libcprobe._cli import main
 from libcprobe._tree import MAX_TREE_DEPTH, walk
 from libcprobe._wheel import iter_wheel_members
@@ -358,6 +358,30 @@ def test_damage_is_an_error_row_and_the_scan_goes_on(
     # check and the wheel summary take it too.
     out = io.StringIO()
     assert main(["check", "--platform", "musllinux_1_2_x86_64", str(bad)], out=out) == 1
+
+
+@pytest.mark.parametrize(("mutate", "where"), [c[1::2] for c in CASES], ids=[c[0] for c in CASES])
+def test_damage_is_a_zip_error_never_an_elf_error(
+    tmp_path: Path, mutate: Mutation, where: str
+) -> None:
+    """What a damaged zip raises, for the wheel or for a member read as ELF, is the audit
+    side's ZipError: never an ELFError (the member's bytes are not what is wrong)."""
+    z = base()
+    mutate(z)
+    bad = tmp_path / "a-1.0-cp311-cp311-musllinux_1_1_x86_64.whl"
+    bad.write_bytes(z.write())
+    raised: list[LibcprobeError] = []
+    try:
+        with _wheel.open_wheel(str(bad)) as zf:
+            for info in zf.members(_wheel.MAX_WHEEL_MEMBERS):
+                try:
+                    _wheel._read_member(zf, info, info.name, _wheel._Budget())
+                except LibcprobeError as exc:
+                    raised.append(exc)
+    except LibcprobeError as exc:
+        raised.append(exc)
+    assert raised and all(type(exc) is ZipError for exc in raised), raised
+    assert (where == "wheel") == (len(raised) == 1 and raised[0].path == str(bad))
 
 
 @pytest.mark.parametrize(

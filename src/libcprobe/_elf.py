@@ -981,20 +981,20 @@ def read_program_headers(source: ByteSource) -> tuple[ProgramHeader, ...]:
     return elf.program_headers
 
 
-def open_regular_file(path: str) -> int:
+def open_regular_file(path: str, what: str = "ELF") -> int:
     """A read-only descriptor (close-on-exec, non-blocking) of the regular file at ``path``,
     which the caller closes. Anything else is never opened (opening a device node, a FIFO
-    can have side effects or block): :class:`~libcprobe.FileAccessError` saying what it is,
-    or why it cannot be opened."""
-    return _open_regular(path)[0]
+    can have side effects or block): :class:`~libcprobe.FileAccessError` saying what it is
+    (``"cannot read as <what>: a directory"``), or why it cannot be opened."""
+    return _open_regular(path, what)[0]
 
 
-def _open_regular(path: str) -> tuple[int, int]:
+def _open_regular(path: str, what: str = "ELF") -> tuple[int, int]:
     # open_regular_file, and the file's size (from the fstat that checks it).
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         # stat first: only a regular file is ever opened; fstat below checks it still is one.
-        _check_regular(os.stat(path).st_mode, path)
+        _check_regular(os.stat(path).st_mode, path, what)
         fd = os.open(path, flags)
     except OSError as exc:
         raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
@@ -1002,17 +1002,17 @@ def _open_regular(path: str) -> tuple[int, int]:
         raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
     try:
         st = os.fstat(fd)
-        _check_regular(st.st_mode, path)
+        _check_regular(st.st_mode, path, what)
     except BaseException:
         os.close(fd)
         raise
     return fd, st.st_size
 
 
-def _check_regular(mode: int, path: str) -> None:
+def _check_regular(mode: int, path: str, what: str = "ELF") -> None:
     if not stat.S_ISREG(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise FileAccessError(f"cannot read as ELF: {kind}", path)
+        raise FileAccessError(f"cannot read as {what}: {kind}", path)
 
 
 def open_elf_fd(fd: int, name: str) -> _OpenELF:

@@ -14,12 +14,12 @@ write). Problems with the archive as a whole raise :class:`~libcprobe.ZipError` 
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import zlib
 from collections.abc import Iterator
 from typing import NamedTuple, Optional
 
+from ._elf import open_regular_file
 from ._errors import FileAccessError, ReadLimitError, ZipError
 
 __all__ = ["MAX_DIRECTORY_BYTES", "ZipArchive", "ZipMember"]
@@ -107,16 +107,13 @@ class ZipArchive:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+        fd = open_regular_file(path, "a zip")
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                raise FileAccessError("not a regular file", path)
-            self._fd: Optional[int] = os.open(path, flags)
-            self.size = os.fstat(self._fd).st_size
+            self.size = os.fstat(fd).st_size
         except OSError as exc:
+            os.close(fd)
             raise FileAccessError(exc.strerror or str(exc), path, exc.errno) from None
-        except ValueError:
-            raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
+        self._fd: Optional[int] = fd
         self._members: Optional[list[ZipMember]] = None
 
     def __enter__(self) -> ZipArchive:
