@@ -13,7 +13,7 @@ from _common import Settings, fmt_ms, median, print_table, target
 
 FORBIDDEN_AFTER_DETECT = (
     "libcprobe._cli",
-    "libcprobe._inspect",
+    "libcprobe.audit._inspect",
     "argparse",
     "json",
     "subprocess",

@@ -55,8 +55,8 @@ def _wheels(limit: int) -> list[Path]:
 
 
 def _libcprobe(path: Path) -> Any:
-    from libcprobe._tree import iter_items
-    from libcprobe._wheel_summary import summarize_wheel
+    from libcprobe.audit._tree import iter_items
+    from libcprobe.audit._wheel_summary import summarize_wheel
 
     return summarize_wheel(str(path), list(iter_items([str(path)])))
 

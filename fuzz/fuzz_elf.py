@@ -107,7 +107,7 @@ class Targets:
             "libcprobe._libc_strings",
             "libcprobe._rootfs",
             "libcprobe._detect",
-            "libcprobe._inspect",
+            "libcprobe.audit._inspect",
             "libcprobe._model",
             "libcprobe._tags",
             "libcprobe._arch",

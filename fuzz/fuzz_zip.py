@@ -316,14 +316,14 @@ class Targets:
     def __init__(self, instrument: Optional[Any] = None) -> None:
         names = [
             "libcprobe",
-            "libcprobe._zip",
-            "libcprobe._wheel",
-            "libcprobe._tree",
+            "libcprobe.audit._zip",
+            "libcprobe.audit._wheel",
+            "libcprobe.audit._tree",
             "libcprobe._cli",
             "libcprobe._rootfs",
             "libcprobe._detect",
-            "libcprobe._wheel_summary",
-            "libcprobe._check",
+            "libcprobe.audit._wheel_summary",
+            "libcprobe.audit._check",
         ]
         if instrument is not None:
             with instrument.instrument_imports(include=["libcprobe"]):
@@ -353,7 +353,7 @@ def one_input(t: Targets, data: bytes) -> None:
     t.wheel.write_bytes(blob)
     read = 0
     try:
-        with m["libcprobe._zip"].ZipArchive(str(t.wheel)) as archive:
+        with m["libcprobe.audit._zip"].ZipArchive(str(t.wheel)) as archive:
             for member in archive.members(100_000):
                 try:
                     for chunk in archive.chunks(member):
@@ -365,7 +365,7 @@ def one_input(t: Targets, data: bytes) -> None:
     except error:
         pass
     try:
-        members = list(m["libcprobe._wheel"].iter_wheel_members(str(t.wheel), all_files=True))
+        members = list(m["libcprobe.audit._wheel"].iter_wheel_members(str(t.wheel), all_files=True))
     except error:
         members = []
     assert all(mm.elf is not None or mm.error for mm in members if mm.is_elf)
@@ -376,10 +376,10 @@ def one_input(t: Targets, data: bytes) -> None:
     for path in ("/usr/bin/python3", "/lib/ld-musl-x86_64.so.1", "/a/b/../x.whl", "/usr/a"):
         with contextlib.suppress(error):
             m["libcprobe._rootfs"].resolve_in_root(str(t.tree), path)
-    tree = m["libcprobe._tree"]
+    tree = m["libcprobe.audit._tree"]
     items = list(tree.iter_items([str(t.wheel), str(t.tree)], all_files=True, keep_elf=True))
-    m["libcprobe._wheel_summary"].summarize_wheel(str(t.wheel), items)
-    check = m["libcprobe._check"]
+    m["libcprobe.audit._wheel_summary"].summarize_wheel(str(t.wheel), items)
+    check = m["libcprobe.audit._check"]
     check.check_items(items, check.target_from_tag("musllinux_1_2_x86_64"))
     if c.pick(8):  # the CLI (argparse costs 20 ms) for one input in 8
         return

@@ -15,10 +15,10 @@ import pytest
 
 import libcprobe
 from libcprobe._arch import ARM_CPU_ARCH_NAMES
-from libcprobe._check import check_items, target_from_tag
 from libcprobe._elf import arm_cpu_arch_tag, read_elf
-from libcprobe._tree import iter_items
-from libcprobe._wheel_summary import summarize_wheel
+from libcprobe.audit._check import check_items, target_from_tag
+from libcprobe.audit._tree import iter_items
+from libcprobe.audit._wheel_summary import summarize_wheel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MANIFEST: list[dict[str, Any]] = json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]

@@ -15,14 +15,14 @@ import pytest
 
 import elfbuild
 from libcprobe import inspect
-from libcprobe._audit import Bundle, causes, wheel_requires
-from libcprobe._check import check_items, cpu_isa_level, target_from_info, target_from_tag
 from libcprobe._cli import main
 from libcprobe._detect import detect
-from libcprobe._inspect import FileReport
-from libcprobe._policy import policy_named
-from libcprobe._tree import iter_items
-from libcprobe._wheel_summary import summarize_wheel
+from libcprobe.audit._audit import Bundle, causes, wheel_requires
+from libcprobe.audit._check import check_items, cpu_isa_level, target_from_info, target_from_tag
+from libcprobe.audit._inspect import FileReport
+from libcprobe.audit._policy import policy_named
+from libcprobe.audit._tree import iter_items
+from libcprobe.audit._wheel_summary import summarize_wheel
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GREENLET_MUSL = FIXTURES / "wheels" / "greenlet-3.2.5-cp311-cp311-musllinux_1_1_x86_64.whl"
@@ -128,7 +128,7 @@ def test_real_gcc_program_isa_and_blacklisted_symbol(tmp_path: Path) -> None:
 
 def test_policy_symbols_agree_with_pyelftools() -> None:
     elftools = pytest.importorskip("elftools.elf.elffile")
-    from libcprobe._policy import blacklisted_symbols, time64_pattern
+    from libcprobe.audit._policy import blacklisted_symbols, time64_pattern
 
     checked = 0
     for path in sorted((FIXTURES / "pypi").rglob("*.so")) + sorted(
@@ -353,7 +353,7 @@ def test_inspect_json_wheel_row_has_the_policy_keys() -> None:
 
 
 def test_android_tag_takes_the_api_level_of_the_ident_note() -> None:
-    from libcprobe._audit import lowest_policy, policy_tag
+    from libcprobe.audit._audit import lowest_policy, policy_tag
 
     report = FileReport(
         path="w.whl!m.so",

@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from libcprobe._audit import Bundle
-from libcprobe._inspect import highest_per_namespace
-from libcprobe._policy import namespace_of, version_key
-from libcprobe._tree import iter_items
-from libcprobe._wheel_summary import summarize_wheel
+from libcprobe.audit._audit import Bundle
+from libcprobe.audit._inspect import highest_per_namespace
+from libcprobe.audit._policy import namespace_of, version_key
+from libcprobe.audit._tree import iter_items
+from libcprobe.audit._wheel_summary import summarize_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.network

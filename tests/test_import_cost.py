@@ -46,9 +46,9 @@ NOT_ON_DETECT_PATH = (
     "typing",
     "zipfile",
     "libcprobe._cli",
-    "libcprobe._inspect",
-    "libcprobe._tree",
-    "libcprobe._wheel",
+    "libcprobe.audit._inspect",
+    "libcprobe.audit._tree",
+    "libcprobe.audit._wheel",
 )
 E2E = Path(os.environ.get("E2E_DIR") or Path.home() / ".cache" / "libcprobe-e2e")
 MUSL_PYTHON = E2E / "dynamic" / "bin" / "python3"

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-from libcprobe import _policy
+from libcprobe.audit import _policy
 
 ROOT = Path(__file__).resolve().parent.parent
 

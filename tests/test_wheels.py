@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 import elfbuild
-from libcprobe import _wheel
-from libcprobe._check import check_items, target_from_tag
 from libcprobe._cli import main
-from libcprobe._tree import iter_items
-from libcprobe._wheel_summary import parse_platform_tag, summarize_wheel
+from libcprobe.audit import _wheel
+from libcprobe.audit._check import check_items, target_from_tag
+from libcprobe.audit._tree import iter_items
+from libcprobe.audit._wheel_summary import parse_platform_tag, summarize_wheel
 
 WHEELS = Path(__file__).parent / "fixtures" / "wheels"
 MANY = WHEELS / "greenlet-3.2.5-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl"

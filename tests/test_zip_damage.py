@@ -25,11 +25,12 @@ from typing import Callable
 import pytest
 
 import zipsurgery as zs
-from libcprobe import LibcprobeError, ZipError, _wheel
+from libcprobe import LibcprobeError, ZipError
 from libcprobe._cli import main
-from libcprobe._tree import MAX_TREE_DEPTH, walk
-from libcprobe._wheel import iter_wheel_members
-from libcprobe._zip import ZipArchive
+from libcprobe.audit import _wheel
+from libcprobe.audit._tree import MAX_TREE_DEPTH, walk
+from libcprobe.audit._wheel import iter_wheel_members
+from libcprobe.audit._zip import ZipArchive
 
 WHEELS = Path(__file__).parent / "fixtures" / "wheels"
 MUSL = WHEELS / "greenlet-3.2.5-cp311-cp311-musllinux_1_1_x86_64.whl"

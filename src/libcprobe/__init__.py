@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._detect import clear_cache, detect
     from ._elf import MAX_BYTES_PER_FILE
-    from ._inspect import FileReport, inspect
     from ._model import Evidence, Family, LibcInfo, LibcVersion
+    from .audit._inspect import FileReport, inspect
 
 __version__ = "0.2.0"
 
@@ -68,8 +68,8 @@ _LAZY = {
     "LibcVersion": "._model",
     "detect": "._detect",
     "clear_cache": "._detect",
-    "inspect": "._inspect",
-    "FileReport": "._inspect",
+    "inspect": ".audit._inspect",
+    "FileReport": ".audit._inspect",
     "MAX_BYTES_PER_FILE": "._elf",
 }
 

@@ -381,8 +381,8 @@ def _progress() -> bool:
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
-    from ._tree import iter_items
-    from ._wheel_summary import summarize_wheel
+    from .audit._tree import iter_items
+    from .audit._wheel_summary import summarize_wheel
 
     as_json = getattr(args, "json", False)
     status = 0
@@ -464,9 +464,9 @@ def _print_table(rows: list[tuple[str, ...]], out: TextIO) -> None:
 
 
 def _check(args: argparse.Namespace, out: TextIO) -> int:
-    from ._check import check_items, target_from_info, target_from_tag
     from ._detect import detect
-    from ._tree import iter_items
+    from .audit._check import check_items, target_from_info, target_from_tag
+    from .audit._tree import iter_items
 
     if args.platform and getattr(args, "root", None):
         print(

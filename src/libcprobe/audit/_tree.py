@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple, Optional
 
-from ._elf import ELFMAG, ELFFile, open_elf, open_regular_file
-from ._errors import LibcprobeError
+from .._elf import ELFMAG, ELFFile, open_elf, open_regular_file
+from .._errors import LibcprobeError
 from ._inspect import FileReport, report_for
 from ._wheel import iter_wheel_members
 

@@ -9,7 +9,7 @@ binary needs from a library found there must be one that library defines (its ow
 ``DT_VERDEF``: the target's real ``libc.so.6``, ``libstdc++.so.6``, ``libgcc_s.so.1``). On
 this machine an x86 binary's ISA level (GNU property note) must be one the CPU has
 (``/proc/cpuinfo`` flags). A target given as a platform tag has no filesystem: it is judged by
-the tag's policy (:mod:`libcprobe._policy`), one problem per cause. A statically linked
+the tag's policy (:mod:`libcprobe.audit._policy`), one problem per cause. A statically linked
 program needs only the architecture.
 """
 
@@ -20,14 +20,14 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
+from .._classify import family_of_loader_name
+from .._elf import ELFFile, open_elf
+from .._errors import LibcprobeError
+from .._model import Family, LibcInfo
+from .._rootfs import exists_in_root, library_dirs
 from ._audit import MUSL_BUILTIN, Bundle, causes, origin_resolves
-from ._classify import family_of_loader_name
-from ._elf import ELFFile, open_elf
-from ._errors import LibcprobeError
 from ._inspect import FileReport, highest_per_namespace
-from ._model import Family, LibcInfo
 from ._policy import Policy, isa_covers, isa_from_flags, policy_named
-from ._rootfs import exists_in_root, library_dirs
 from ._tree import Item
 from ._wheel_summary import parse_platform_tag
 
@@ -132,7 +132,7 @@ class _Resolver:
 
     def _musl_dirs(self) -> list[str]:
         # musl reads /etc/ld-musl-<arch>.path (one directory per line or colon-separated).
-        from ._rootfs import glob_in_root, read_in_root
+        from .._rootfs import glob_in_root, read_in_root
 
         dirs: list[str] = []
         for conf in glob_in_root(self.target.root, "/etc/ld-musl-*.path")[:1]:

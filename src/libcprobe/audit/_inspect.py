@@ -6,9 +6,9 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple, Optional, Union
 
-from ._classify import android_api_level, classify
-from ._elf import ELFFile, VersionNeed, open_elf
-from ._errors import LibcprobeError
+from .._classify import android_api_level, classify
+from .._elf import ELFFile, VersionNeed, open_elf
+from .._errors import LibcprobeError
 from ._policy import (
     blacklisted_symbols,
     namespace_of,

@@ -20,8 +20,8 @@ import re
 import struct
 from typing import Optional
 
-from ._elf import ELFFile
-from ._errors import LibcprobeError
+from .._elf import ELFFile
+from .._errors import LibcprobeError
 
 __all__ = ["MAX_SYMBOLS", "imported_symbols", "isa_level"]
 

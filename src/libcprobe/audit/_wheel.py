@@ -1,4 +1,4 @@
-"""Wheels (``.whl``), read in place as zip files (:mod:`libcprobe._zip`, which checks their
+"""Wheels (``.whl``), read in place as zip files (:mod:`libcprobe.audit._zip`, which checks their
 structure): members are streamed, never extracted.
 
 Bounds: the member count is read from the end-of-central-directory record *before* the
@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple, Optional
 
-from ._elf import (
+from .._elf import (
     ELFMAG,
     MAX_BYTES_PER_FILE,
     PT_DYNAMIC,
@@ -28,7 +28,7 @@ from ._elf import (
     read_elf_source,
     read_program_headers,
 )
-from ._errors import LibcprobeError, ReadLimitError, ZipError
+from .._errors import LibcprobeError, ReadLimitError, ZipError
 from ._zip import ZipArchive, ZipMember
 
 __all__ = [

@@ -6,6 +6,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
+from .._errors import LibcprobeError
+from .._tags import ANDROID_ABIS, LEGACY_MANYLINUX
 from ._audit import (
     Bundle,
     causes,
@@ -15,9 +17,7 @@ from ._audit import (
     wheel_family,
     wheel_requires,
 )
-from ._errors import LibcprobeError
 from ._policy import policy_named
-from ._tags import ANDROID_ABIS, LEGACY_MANYLINUX
 from ._tree import Item
 from ._wheel import MAX_WHEEL_MEMBERS, open_wheel, parse_wheel_name
 

@@ -19,8 +19,8 @@ import zlib
 from collections.abc import Iterator
 from typing import NamedTuple, Optional
 
-from ._elf import open_regular_file
-from ._errors import FileAccessError, ReadLimitError, ZipError
+from .._elf import open_regular_file
+from .._errors import FileAccessError, ReadLimitError, ZipError
 
 __all__ = ["MAX_DIRECTORY_BYTES", "ZipArchive", "ZipMember"]
 

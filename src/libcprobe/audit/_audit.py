@@ -18,9 +18,9 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from typing import NamedTuple, Optional
 
-from ._classify import family_of_loader_name
+from .._classify import family_of_loader_name
+from .._model import Family
 from ._inspect import FileReport, highest_per_namespace
-from ._model import Family
 from ._policy import (
     Policy,
     namespace_of,
@@ -220,7 +220,7 @@ def policy_tag(policy: Policy, reports: Sequence[FileReport]) -> str:
     if policy.family != "bionic":
         return policy.name
     level = max([policy.version[0], *(r.android_api for r in reports if r.android_api)])
-    from ._tags import ANDROID_ABIS
+    from .._tags import ANDROID_ABIS
 
     return f"android_{level}_{ANDROID_ABIS[policy.arch]}"
 

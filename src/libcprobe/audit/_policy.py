@@ -158,7 +158,7 @@ def _build(raw: dict[str, Any], family: str, arch: str) -> Optional[Policy]:
             whitelist.add(soname)
     tag_arch = arch
     if family == "bionic":
-        from ._tags import ANDROID_ABIS
+        from .._tags import ANDROID_ABIS
 
         tag_arch = ANDROID_ABIS[arch]
     return Policy(
