@@ -182,3 +182,38 @@ def test_root_open_refuses_what_it_should(tmp_path: Path) -> None:
         r.open("/loop")
     assert r.resolve("/../../../usr/bin/../bin/python3") == str(root / "usr/bin/python3")
     assert r.resolve("/usr/missing/a/b") == str(root / "usr/missing/a/b")
+
+
+def test_a_held_root_walks_from_its_own_descriptor(tmp_path: Path) -> None:
+    """``with root:`` opens the directory once: a root moved away mid-detection (and another
+    directory put in its place) does not change what the walks inside the block see."""
+    root, _ = _setup(tmp_path)
+    bait = tmp_path / "bait"
+    (bait / "usr/bin").mkdir(parents=True)
+    r = Root(str(root))
+    with r:
+        os.rename(root, tmp_path / "moved")
+        bait.rename(root)
+        assert r.is_file("/usr/bin/python3")
+        assert r.resolve("/lib/ld-musl-x86_64.so.1").endswith("real/lib/ld-musl-x86_64.so.1")
+    assert not r.is_file("/usr/bin/python3")  # released: a walk opens the path again
+
+
+def test_the_host_has_the_roots_methods(tmp_path: Path) -> None:
+    from libcprobe._rootfs import HOST
+
+    program = tmp_path / "p"
+    program.write_bytes(elfbuild.build(elfbuild.Spec()).data)
+    (tmp_path / "link").symlink_to("p")
+    assert HOST.shown is None and Root(str(tmp_path)).shown == str(tmp_path)
+    assert Root("/") != HOST and repr(HOST) == "HOST"
+    assert HOST.resolve(str(tmp_path / "link")) == str(tmp_path / "link")  # the kernel's job
+    assert HOST.is_file(str(tmp_path / "link")) and not HOST.is_file(str(tmp_path))
+    assert HOST.real_path(str(tmp_path / "link")) == os.path.realpath(program)
+    assert sorted(HOST.listdir(str(tmp_path))) == ["link", "p"]
+    assert HOST.glob(f"{tmp_path}/l*") == [f"{tmp_path}/link"]
+    assert (HOST.read(str(tmp_path / "link"), 4) or b"") == b"\x7fELF"
+    with HOST.open_elf(str(tmp_path / "link")) as elf:
+        assert elf.path == str(tmp_path / "link")
+    os.mkfifo(tmp_path / "fifo")
+    assert HOST.read(str(tmp_path / "fifo"), 4) is None  # never opened

@@ -23,22 +23,15 @@ from ._elf import ELFFile, open_elf
 from ._errors import FileAccessError, LibcprobeError, OverrideError, RootError
 from ._libc_strings import glibc_version
 from ._model import EvidenceLog, Family, LibcInfo, LibcVersion
-from ._rootfs import (
-    LIBRARY_DIRS,
-    exists_in_root,
-    glob_in_root,
-    library_dirs,
-    open_elf_in_root,
-    open_in_root,
-    read_in_root,
-    resolve_in_root,
-)
+from ._rootfs import HOST, LIBRARY_DIRS, Root
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Optional, Union
+    from typing import Callable, Optional, TypeVar, Union
 
     from ._model import Source
+
+    T = TypeVar("T")
 
 __all__ = ["clear_cache", "detect"]
 
@@ -124,7 +117,7 @@ def detect(
     if root_dir is not None:
         info = _detect_root(root_dir, exe, allow_execute)
     elif exe is not None:
-        info = _detect_program(exe, exe, None, allow_execute, EvidenceLog())
+        info = _detect_program(exe, exe, HOST, allow_execute, EvidenceLog())
     elif override is not None:
         info = _from_override(override)
     else:
@@ -235,7 +228,7 @@ def _detect_running(allow_execute: bool) -> LibcInfo:
     api = _android_api_level()
     if api is not None:
         ev.family("bionic", "platform", None, f"sys.getandroidapilevel() is {api}")
-        info = _detect_program(exe_path, shown, None, allow_execute, ev, running=True)
+        info = _detect_program(exe_path, shown, HOST, allow_execute, ev, running=True)
         return _as_bionic(info, api)
 
     confstr = _glibc_confstr()
@@ -244,11 +237,11 @@ def _detect_running(allow_execute: bool) -> LibcInfo:
         ev.family("glibc", "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}")
         ev.version(version, "confstr", None, f"os.confstr('CS_GNU_LIBC_VERSION') is {text!r}")
         info = _detect_program(
-            exe_path, shown, None, allow_execute, ev, running=True, known=(Family.GLIBC, version)
+            exe_path, shown, HOST, allow_execute, ev, running=True, known=(Family.GLIBC, version)
         )
         return info
     mapped = _mapped_libc()
-    return _detect_program(exe_path, shown, None, allow_execute, ev, running=True, mapped=mapped)
+    return _detect_program(exe_path, shown, HOST, allow_execute, ev, running=True, mapped=mapped)
 
 
 def _android_api_level() -> Optional[int]:
@@ -328,9 +321,9 @@ def _sysconfig_support(ev: EvidenceLog, family: Family) -> None:
 
 
 def _detect_program(
-    host_path: str,
+    path: str,
     shown: Optional[str],
-    root: Optional[str],
+    root: Root,
     allow_execute: bool,
     ev: EvidenceLog,
     *,
@@ -339,22 +332,24 @@ def _detect_program(
     mapped: Optional[str] = None,
     hops: int = 0,
 ) -> LibcInfo:
-    """Detect for one program file (a host path); ``shown`` is how to name it."""
+    """Detect for one program file (``path`` as seen in ``root``); ``shown`` is how to name
+    it."""
     ev = ev.copy()
     try:
-        with open_elf_in_root(root, host_path) as elf:
-            foreign = running and host_path == PROC_SELF_EXE and _foreign_to_this_process(elf)
+        with root.open_elf(path) as elf:
+            foreign = running and path == PROC_SELF_EXE and _foreign_to_this_process(elf)
             if not foreign:
                 return _detect_elf(elf, shown, root, allow_execute, ev, running, known, mapped)
         return _past_an_emulator(elf, allow_execute, ev, known)
     except LibcprobeError as exc:
-        if isinstance(exc, FileAccessError) and not running and hops == 0 and root is None:
+        if isinstance(exc, FileAccessError) and not running and hops == 0 and root is HOST:
             raise
-        interpreter = _shebang(host_path, root)
+        host_path = _host_path(root, path)
+        interpreter = _shebang(path, root)
         target = None
         if interpreter is not None and hops < MAX_SHEBANG_HOPS:
             try:
-                target = resolve_in_root(root, interpreter) if root is not None else interpreter
+                target = root.resolve(interpreter)
             except RootError as loop:
                 ev.interpreter(interpreter, "file", host_path, loop.reason)
         if interpreter is not None and target is not None:
@@ -367,7 +362,7 @@ def _detect_program(
                 "describe that one, pass its path, e.g. what `pyenv which python3` prints)",
             )
             return _detect_program(
-                target,
+                interpreter,
                 interpreter,
                 root,
                 allow_execute,
@@ -383,10 +378,19 @@ def _detect_program(
             family=family,
             version=version,
             executable=shown,
-            root=root,
+            root=root.shown,
             evidence=ev.items,
             running=running,
         )
+
+
+def _host_path(root: Root, path: str) -> str:
+    """The host path of ``path`` in ``root``, as evidence names a file (``path`` itself when
+    it cannot be resolved)."""
+    try:
+        return root.resolve(path)
+    except RootError:
+        return path
 
 
 #: Machine families, by the prefixes of their ``uname -m`` and wheel-tag names: the running
@@ -444,27 +448,16 @@ def _past_an_emulator(
         return LibcInfo(family=family, version=version, evidence=ev.items, running=True)
     ev.interpreter(sys.executable, "proc-exe", PROC_SELF_EXE, why + "; using sys.executable")
     return _detect_program(
-        sys.executable, sys.executable, None, allow_execute, ev, running=True, known=known, hops=1
+        sys.executable, sys.executable, HOST, allow_execute, ev, running=True, known=known, hops=1
     )
 
 
-def _shebang(path: str, root: Optional[str]) -> Optional[str]:
-    """The interpreter a ``#!`` script names (``env NAME`` searched in the usual directories,
-    inside ``root`` when given), or None. Only a regular file is read: never a FIFO or device,
-    which could block or have side effects."""
-    try:
-        fd = open_in_root(root, path)
-    except LibcprobeError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        head = os.read(fd, 256)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if not head.startswith(b"#!"):
+def _shebang(path: str, root: Root) -> Optional[str]:
+    """The interpreter a ``#!`` script names (``env NAME`` searched in the usual directories
+    of ``root``), or None. Only a regular file is read: never a FIFO or device, which could
+    block or have side effects."""
+    head = root.read(path, 256)
+    if head is None or not head.startswith(b"#!"):
         return None
     words = head[2:].split(b"\n", 1)[0].split()
     if not words:
@@ -474,7 +467,7 @@ def _shebang(path: str, root: Optional[str]) -> Optional[str]:
         name = os.fsdecode(words[1])
         for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
             candidate = f"{directory}/{name}"
-            if exists_in_root(root, candidate) is not None:
+            if root.is_file(candidate):
                 return candidate
         return None
     return program
@@ -488,7 +481,7 @@ class _Program:
     __slots__ = ("arch", "executable", "root", "running")
 
     def __init__(
-        self, arch: Optional[str], executable: Optional[str], root: Optional[str], running: bool
+        self, arch: Optional[str], executable: Optional[str], root: Root, running: bool
     ) -> None:
         self.arch = arch
         self.executable = executable
@@ -515,7 +508,7 @@ class _Program:
             library=library,
             can_load_extensions=can_load_extensions,
             executable=self.executable,
-            root=self.root,
+            root=self.root.shown,
             running=self.running,
             evidence=evidence.items,
         )
@@ -524,7 +517,7 @@ class _Program:
 def _detect_elf(
     elf: ELFFile,
     shown: Optional[str],
-    root: Optional[str],
+    root: Root,
     allow_execute: bool,
     ev: EvidenceLog,
     running: bool,
@@ -622,19 +615,19 @@ def _dynamic_from_loader(
     """A dynamic program's libc read from what the process maps, else from its loader; None
     when neither can be read."""
     interp, root, shown = elf.interpreter, program.root, program.executable
-    candidates: list[tuple[str, str, Source]] = []  # (host path, shown path, source)
+    candidates: list[tuple[str, str, Source]] = []  # (path in the root, shown path, source)
     if mapped is not None:
         candidates.append((mapped, mapped, "proc-maps"))
     if interp is not None:
-        host = _loader_host(interp, root, ev)
-        if host is not None and not program.running and not os.path.exists(host):
+        loader = _loader_path(interp, root, ev)
+        if loader is not None and not program.running and not root.exists(loader):
             return _cannot_start(cls, interp, program, ev)
-        if host is not None:
-            candidates.append((host, interp, "elf-interp"))
-    for host, where, source in candidates:
-        lib = _read_libc(host, where, root, source, elf, ev)
+        if loader is not None:
+            candidates.append((loader, interp, "elf-interp"))
+    for path, where, source in candidates:
+        lib = _read_libc(path, where, root, source, elf, ev)
         if lib is None and source == "elf-interp":
-            lib = _through_shim(host, where, root, elf, ev)
+            lib = _through_shim(path, where, root, elf, ev)
         if lib is None:
             continue
         family, version, library = lib
@@ -650,7 +643,7 @@ def _dynamic_from_loader(
         if family is Family.MUSL and allow_execute and library == where:
             from ._execute import cross_check_musl
 
-            version = cross_check_musl(host, version, ev)
+            version = cross_check_musl(root.resolve(path), version, ev)
         return program.answer(
             family,
             "dynamic",
@@ -689,28 +682,26 @@ def _dynamic_from_names(
     )
 
 
-def _loader_host(interp: str, root: Optional[str], ev: EvidenceLog) -> Optional[str]:
-    """The host path of a PT_INTERP (None when it cannot be resolved inside the root)."""
-    if root is None:
+def _loader_path(interp: str, root: Root, ev: EvidenceLog) -> Optional[str]:
+    """Where a PT_INTERP is in the root (None when it cannot be resolved inside it)."""
+    if root is HOST:
         return interp
+    # merged /usr: /lib is a symlink to usr/lib on current distributions, and an unpacked
+    # package or image layer may lack that link.
+    merged = "/usr" + interp
     try:
-        host = resolve_in_root(root, interp)
-        if not os.path.lexists(host) and interp.startswith("/lib"):
-            # merged /usr: /lib is a symlink to usr/lib on current distributions, and an
-            # unpacked package or image layer may lack that link.
-            merged = resolve_in_root(root, "/usr" + interp)
-            if os.path.lexists(merged):
-                host = merged
+        if root.stat(interp) is None and interp.startswith("/lib") and root.stat(merged):
+            return merged
     except RootError as exc:
         ev.version("none", "file", interp, exc.reason)
         return None
-    return host
+    return interp
 
 
 def _cannot_start(cls: Classification, interp: str, program: _Program, ev: EvidenceLog) -> LibcInfo:
     """A dynamic program whose loader is missing: the kernel refuses to start it (ENOENT), so
     it loads nothing and no binary wheel suits it here, whatever it was built for."""
-    where = "in this root" if program.root is not None else "on this machine"
+    where = "on this machine" if program.root is HOST else "in this root"
     ev.interpreter("missing", "elf-interp", interp, f"{interp} does not exist {where}")
     ev.extensions(
         "false",
@@ -731,13 +722,13 @@ SHIM_SCAN = 1024 * 1024
 
 
 def _through_shim(
-    host: str, interp: str, root: Optional[str], program: ELFFile, ev: EvidenceLog
+    path: str, interp: str, root: Root, program: ELFFile, ev: EvidenceLog
 ) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
     """PT_INTERP is a program, not a libc: a compatibility shim such as Alpine's gcompat
     (``/lib/ld-linux-x86-64.so.2`` re-executes musl's loader with libgcompat preloaded). What
     runs the program is then the musl loader the shim names, or the one it is linked with."""
     try:
-        with open_elf_in_root(root, host) as shim:
+        with root.open_elf(path) as shim:
             if sum(size for _, size in shim.readonly_ranges()) > SHIM_SCAN:
                 return None
             named = _named_musl_loader(shim.readonly_data())
@@ -750,12 +741,11 @@ def _through_shim(
         loaders.append(shim_interp)
     if shim_family is Family.MUSL and not loaders:
         for directory in ("/lib", "/usr/lib"):
-            loaders.extend(glob_in_root(root, f"{directory}/ld-musl-*.so.1"))
+            loaders.extend(root.glob(f"{directory}/ld-musl-*.so.1"))
     for loader in loaders:
-        loader_host = exists_in_root(root, loader) if root is not None else loader
-        if loader_host is None or not os.path.exists(loader_host):
+        if not root.exists(loader):
             continue
-        lib = _read_libc(loader_host, loader, root, "elf-interp", program, EvidenceLog())
+        lib = _read_libc(loader, loader, root, "elf-interp", program, EvidenceLog())
         if lib is None or lib[0] is not Family.MUSL:
             continue
         ev.family(
@@ -765,7 +755,7 @@ def _through_shim(
             f"PT_INTERP {interp} is not glibc's loader but a compatibility shim that runs "
             f"the program on musl's loader {loader} (as Alpine's gcompat does)",
         )
-        _read_libc(loader_host, loader, root, "elf-interp", program, ev)
+        _read_libc(loader, loader, root, "elf-interp", program, ev)
         _note_compat_library(program, root, ev)
         return lib
     return None
@@ -783,41 +773,50 @@ def _named_musl_loader(chunks: list[tuple[int, bytes]]) -> Optional[str]:
     return None
 
 
-def _note_compat_library(program: ELFFile, root: Optional[str], ev: EvidenceLog) -> None:
+def _note_compat_library(program: ELFFile, root: Root, ev: EvidenceLog) -> None:
     """Say which file answers to glibc's name (libc.so.6 -> libgcompat.so.0) and that its
     glibc version is made up."""
-    for directory in library_dirs(root):
-        shown = f"{directory.rstrip('/')}/libc.so.6"
-        host = exists_in_root(root, shown)
-        if host is None:
-            continue
-        try:
-            with open_elf_in_root(root, host) as lib:
-                soname = lib.soname
-                is_glibc = classify(lib, scan=False).is_libc
-        except LibcprobeError:
-            continue
-        if is_glibc:
-            return
+
+    def note(shown: str, lib: ELFFile) -> bool:
+        if classify(lib, scan=False).is_libc:
+            return True
         ev.family(
             "musl",
             "elf-soname",
             shown,
-            f"libc.so.6 is {soname or 'a library'} over musl, not glibc: glibc's version "
+            f"libc.so.6 is {lib.soname or 'a library'} over musl, not glibc: glibc's version "
             "query (gnu_get_libc_version) there returns a fixed made-up answer (gcompat: "
             "'2.8' or $GLIBC_FAKE_VERSION), not a version of anything that runs",
         )
-        return
+        return True
+
+    _first_libc_so(root, root.library_dirs(), note)
 
 
-def _android_api(
-    cls: Classification, root: Optional[str], ev: EvidenceLog
-) -> Optional[LibcVersion]:
+def _first_libc_so(
+    root: Root, dirs: list[str], read: Callable[[str, ELFFile], Optional[T]]
+) -> Optional[T]:
+    """The first answer ``read(shown, lib)`` gives for the ``libc.so.6`` of a directory of
+    ``dirs``, in order, called while the file is open; a file that cannot be read is passed
+    over."""
+    for directory in dirs:
+        shown = f"{directory.rstrip('/')}/libc.so.6"
+        try:
+            with root.open_elf(shown) as lib:
+                found = read(shown, lib)
+        except LibcprobeError:
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _android_api(cls: Classification, root: Root, ev: EvidenceLog) -> Optional[LibcVersion]:
     """bionic's version is the Android API level: the root's system/build.prop
     (ro.build.version.sdk), else the program's Android ident note (the API it targets)."""
     import re  # only for a root's build.prop, never on the path of this process
 
-    prop = read_in_root(root, "/system/build.prop", 256 * 1024) if root is not None else None
+    prop = root.read("/system/build.prop", 256 * 1024) if root is not HOST else None
     if prop is not None:
         text = prop.decode("utf-8", "replace")
         match = re.search(r"^ro\.build\.version\.sdk=(\d{1,4})\s*$", text, re.MULTILINE)
@@ -833,18 +832,19 @@ def _android_api(
 
 
 def _read_libc(
-    host: str,
+    path: str,
     shown: str,
-    root: Optional[str],
+    root: Root,
     source: Source,
     program: ELFFile,
     ev: EvidenceLog,
 ) -> Optional[tuple[Optional[Family], Optional[LibcVersion], str]]:
     """Read a loader/libc file; None when it cannot be read or is not a libc."""
     try:
-        with open_elf_in_root(root, host) as lib:
+        with root.open_elf(path) as lib:
             cls: Classification = classify(lib, scan=True)
             mismatch = (lib.machine, lib.elf_class) != (program.machine, program.elf_class)
+            host = lib.path
     except LibcprobeError as exc:
         ev.version("none", source, shown, f"cannot read it: {exc.reason}")
         return None
@@ -854,7 +854,7 @@ def _read_libc(
     if mismatch:
         ev.arch("mismatch", source, shown, "its machine or class differs from the program's")
     ev.extend(
-        e._replace(path=shown) if e.path == host and root is not None else e for e in cls.evidence
+        e._replace(path=shown) if e.path == host and root is not HOST else e for e in cls.evidence
     )
     version = cls.libc_version.version if cls.libc_version else None
     return cls.family, version, shown
@@ -862,7 +862,7 @@ def _read_libc(
 
 def _glibc_from_libc_so(
     program: ELFFile,
-    root: Optional[str],
+    root: Root,
     ev: EvidenceLog,
     *,
     origin: Optional[str] = None,
@@ -872,29 +872,24 @@ def _glibc_from_libc_so(
     DT_RUNPATH (how Nix and Guix point at their glibc), ld.so.conf and the multiarch
     directories, the loader's own directory (a glibc's built-in directory: /nix/store/…/lib,
     /usr/glibc-compat/lib), then the defaults."""
-    for directory in _libc_search_path(program, root, origin, loader):
-        shown = f"{directory.rstrip('/')}/libc.so.6"
-        host = exists_in_root(root, shown)
-        if host is None:
-            continue
-        try:
-            with open_elf_in_root(root, host) as lib:
-                if (lib.machine, lib.elf_class) != (program.machine, program.elf_class):
-                    continue
-                cls = classify(lib, scan=True)
-        except LibcprobeError:
-            continue
-        if cls.family is Family.GLIBC and cls.libc_version is not None:
-            found = cls.libc_version
-            ev.version(
-                found.version, "string", shown, f"libc.so.6 banner 'release version {found.text}'"
-            )
-            return found.version, shown
-    return None
+
+    def banner(shown: str, lib: ELFFile) -> Optional[tuple[Optional[LibcVersion], str]]:
+        if (lib.machine, lib.elf_class) != (program.machine, program.elf_class):
+            return None
+        cls = classify(lib, scan=True)
+        found = cls.libc_version
+        if cls.family is not Family.GLIBC or found is None:
+            return None
+        ev.version(
+            found.version, "string", shown, f"libc.so.6 banner 'release version {found.text}'"
+        )
+        return found.version, shown
+
+    return _first_libc_so(root, _libc_search_path(program, root, origin, loader), banner)
 
 
 def _libc_search_path(
-    program: ELFFile, root: Optional[str], origin: Optional[str], loader: Optional[str]
+    program: ELFFile, root: Root, origin: Optional[str], loader: Optional[str]
 ) -> list[str]:
     own = [] if program.runpath else list(program.rpath)
     own.extend(program.runpath)
@@ -907,30 +902,18 @@ def _libc_search_path(
             entry = entry.replace("${ORIGIN}", here).replace("$ORIGIN", here)
         if entry.startswith("/") and "$" not in entry:
             dirs.append(entry)
-    configured = library_dirs(root)
+    configured = root.library_dirs()
     dirs.extend(d for d in configured if d not in LIBRARY_DIRS)
     if loader is not None and loader.startswith("/"):
-        for path in (loader, _real_path(root, loader)):
+        for path in (loader, root.real_path(loader)):
             if path is not None:
                 dirs.append(path.rsplit("/", 1)[0] or "/")
     dirs.extend(LIBRARY_DIRS)
     return list(dict.fromkeys(dirs))
 
 
-def _real_path(root: Optional[str], path: str) -> Optional[str]:
-    """``path`` with its symbolic links resolved, as seen inside ``root``."""
-    try:
-        if root is None:
-            return os.path.realpath(path)
-        host = resolve_in_root(root, path)
-    except (OSError, ValueError, RootError):
-        return None
-    inside = os.path.relpath(host, root)
-    return "/" if inside == "." else "/" + inside
-
-
 def _musl_from_needed(
-    program: ELFFile, root: Optional[str], ev: EvidenceLog
+    program: ELFFile, root: Root, ev: EvidenceLog
 ) -> Optional[tuple[Optional[LibcVersion], str]]:
     """For a musl file without PT_INTERP (an extension module, a shared library): the musl
     libc it needs (libc.musl-<arch>.so.1 on Alpine), found in the library directories."""
@@ -938,10 +921,9 @@ def _musl_from_needed(
     for name in names[:2]:
         for directory in ("/lib", "/usr/lib", "/usr/local/lib"):
             shown = f"{directory}/{name}"
-            host = exists_in_root(root, shown)
-            if host is None:
+            if not root.is_file(shown):
                 continue
-            lib = _read_libc(host, shown, root, "elf-needed", program, ev)
+            lib = _read_libc(shown, shown, root, "elf-needed", program, ev)
             if lib is not None and lib[0] is Family.MUSL:
                 return lib[1], shown
     return None
@@ -950,26 +932,27 @@ def _musl_from_needed(
 # -- a root filesystem ---------------------------------------------------------------------
 
 
-def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo:
-    if not os.path.isdir(root):
-        raise RootError("root is not a directory", root)
-    root = os.path.abspath(root)
+def _detect_root(root_dir: str, exe: Optional[str], allow_execute: bool) -> LibcInfo:
+    if not os.path.isdir(root_dir):
+        raise RootError("root is not a directory", root_dir)
+    with Root(os.path.abspath(root_dir)) as root:
+        return _scan_root(root, exe, allow_execute)
+
+
+def _scan_root(root: Root, exe: Optional[str], allow_execute: bool) -> LibcInfo:
     ev = EvidenceLog()
     if exe is not None:
-        host = resolve_in_root(root, exe)
-        if not os.path.lexists(host):
+        if root.stat(exe) is None:
             raise FileAccessError("no such file in the root", exe)
-        return _detect_program(host, exe, root, allow_execute, ev)
+        return _detect_program(exe, exe, root, allow_execute, ev)
     first_static: Optional[LibcInfo] = None
     cannot_start: Optional[LibcInfo] = None
     for program in ROOT_PROGRAMS:
-        found = exists_in_root(root, program)
-        if found is None:
-            _unresolvable(root, program, ev)
+        if not _usable(root, program, ev):
             continue
         tried = ev.copy()
         tried.interpreter(program, "file", program, "the first dynamic program found in the root")
-        info = _detect_program(found, program, root, allow_execute, tried)
+        info = _detect_program(program, program, root, allow_execute, tried)
         if info.linkage == "dynamic" and info.can_load_extensions is False:
             if cannot_start is None:  # its loader is missing: look further
                 cannot_start = info
@@ -987,38 +970,36 @@ def _detect_root(root: str, exe: Optional[str], allow_execute: bool) -> LibcInfo
     if cannot_start is not None:
         return cannot_start
     ev.family("none", "file", None, "no program and no C library or loader found in the root")
-    return LibcInfo(family=None, root=root, evidence=ev.items)
+    return LibcInfo(family=None, root=root.shown, evidence=ev.items)
 
 
-def _unresolvable(root: str, program: str, ev: EvidenceLog) -> None:
-    """Say that ``program`` exists in the root but cannot be resolved (a symlink loop, a link
-    out of the root), so the answer says why it was passed over; else nothing."""
+def _usable(root: Root, program: str, ev: EvidenceLog) -> bool:
+    """Whether ``program`` is a regular file in the root; one that cannot be resolved (a
+    symlink loop, a link out of the root) is said, so the answer says why it was passed over."""
     try:
-        resolve_in_root(root, program)
+        found = root.stat(program)
     except RootError as exc:
         ev.interpreter(program, "file", program, f"not used: {exc.reason}")
+        return False
+    return found is not None and stat.S_ISREG(found.st_mode)
 
 
-def _from_root_loader(
-    root: str, loaders: list[tuple[str, str]], ev: EvidenceLog
-) -> Optional[LibcInfo]:
+def _from_root_loader(root: Root, loaders: list[str], ev: EvidenceLog) -> Optional[LibcInfo]:
     """The answer for a root with no dynamic program: its first loader/libc."""
-    shown, host = loaders[0]
+    shown = loaders[0]
     try:
-        with open_elf_in_root(root, host) as lib:
+        with root.open_elf(shown) as lib:
             cls = classify(lib, scan=True)
     except LibcprobeError as exc:
         ev.family("none", "file", shown, exc.reason)
         return None
     if not cls.is_libc:
         return None
-    ev.family(
-        str(cls.family), "file", shown, "no dynamic program in the root; its loader/libc is this"
-    )
+    what = "no dynamic program in the root; its loader/libc is this"
+    ev.family(str(cls.family), "file", shown, what)
     ev.extend(e._replace(path=shown) for e in cls.evidence)
-    others = [s for s, _ in loaders[1:]]
-    if others:
-        ev.family(str(cls.family), "file", shown, f"also present: {', '.join(others[:4])}")
+    if loaders[1:]:
+        ev.family(str(cls.family), "file", shown, f"also present: {', '.join(loaders[1:5])}")
     version = cls.libc_version.version if cls.libc_version else None
     library = shown
     if cls.family is Family.GLIBC and not shown.endswith("/libc.so.6"):
@@ -1032,26 +1013,22 @@ def _from_root_loader(
         arch=lib.arch,
         library=library,
         can_load_extensions=True,
-        root=root,
+        root=root.shown,
         evidence=ev.items,
     )
 
 
-def _root_loaders(root: str) -> list[tuple[str, str]]:
-    """(shown, host) of loader/libc files in the root; glibc's first when both are present,
-    so a stray musl loader on a glibc system does not win; then those in a Nix or Guix
-    store, newest first."""
-    found: list[tuple[int, str, str]] = []
+def _root_loaders(root: Root) -> list[str]:
+    """The loader/libc files in the root; glibc's first when both are present, so a stray
+    musl loader on a glibc system does not win; then those in a Nix or Guix store, newest
+    first."""
+    found: list[tuple[int, str]] = []
     for pattern in LOADER_GLOBS:
-        for shown in glob_in_root(root, "/" + pattern):
-            host = exists_in_root(root, shown)
-            if host is None:
-                continue
-            name = shown.rsplit("/", 1)[-1]
-            rank = 1 if name.startswith("ld-musl-") else 0
-            found.append((rank, shown, host))
+        for shown in root.glob("/" + pattern):
+            if root.is_file(shown):
+                found.append((1 if shown.rsplit("/", 1)[-1].startswith("ld-musl-") else 0, shown))
     found.sort(key=lambda t: t[0])
-    return [(shown, host) for _, shown, host in found] + _store_loaders(root)
+    return [shown for _, shown in found] + _store_loaders(root)
 
 
 #: Nix and Guix keep every package in its own store directory, ``<hash>-<name>-<version>``;
@@ -1063,35 +1040,27 @@ MAX_STORE_ENTRIES = 200_000
 MAX_STORE_LIBCS = 16
 
 
-def _store_loaders(root: str) -> list[tuple[str, str]]:
-    """(shown, host) of the loaders under a Nix or Guix store's glibc/musl entries, newest
-    version first."""
-    found: list[tuple[tuple[int, ...], str, str]] = []
+def _store_loaders(root: Root) -> list[str]:
+    """The loaders under a Nix or Guix store's glibc/musl entries, newest version first."""
+    found: list[tuple[tuple[int, ...], str]] = []
     for store in STORES:
         for entry in _store_libc_entries(root, store):
             for pattern in _LOADER_NAMES:
-                for shown in glob_in_root(root, f"{store}/{entry}/lib/{pattern}"):
-                    host = exists_in_root(root, shown)
-                    if host is not None:
-                        found.append((_store_version(entry), shown, host))
+                for shown in root.glob(f"{store}/{entry}/lib/{pattern}"):
+                    if root.is_file(shown):
+                        found.append((_store_version(entry), shown))
     found.sort(key=lambda t: t[0], reverse=True)
-    return [(shown, host) for _, shown, host in found]
+    return [shown for _, shown in found]
 
 
-def _store_libc_entries(root: str, store: str) -> list[str]:
-    try:
-        host = resolve_in_root(root, store)
-        entries = os.scandir(host)
-    except (OSError, ValueError, RootError):
-        return []
+def _store_libc_entries(root: Root, store: str) -> list[str]:
     names: list[str] = []
-    with entries:
-        for count, entry in enumerate(entries):
-            if count >= MAX_STORE_ENTRIES or len(names) >= MAX_STORE_LIBCS:
+    for name in root.listdir(store, MAX_STORE_ENTRIES):
+        _, _, rest = name.partition("-")
+        if rest.startswith(STORE_LIBCS) and rest[rest.index("-") + 1 :][:1].isdigit():
+            names.append(name)
+            if len(names) >= MAX_STORE_LIBCS:
                 break
-            _, _, rest = entry.name.partition("-")
-            if rest.startswith(STORE_LIBCS) and rest[rest.index("-") + 1 :][:1].isdigit():
-                names.append(entry.name)
     return sorted(names)
 
 

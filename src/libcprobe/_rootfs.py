@@ -1,5 +1,5 @@
-"""Paths inside a ``root=`` directory, resolved as a process chrooted there would see them,
-and opened without a race.
+"""Where a program's files are looked up: a ``root=`` directory, resolved as a process chrooted
+there would see it and opened without a race, or the host itself.
 
 :class:`Root` resolves a path one component at a time from directory file descriptors
 (``openat(dir_fd, name, O_PATH | O_NOFOLLOW)``), following each symbolic link itself: an
@@ -8,11 +8,17 @@ absolute target restarts at the root, ``..`` at the root stays at the root (as u
 :class:`RootError`. A file is read through the descriptor that resolution ended on (reopened
 through ``/proc/self/fd``), so a symlink swapped while libcprobe works can never make it open
 anything outside the root; its type is checked on that descriptor before it is opened for
-reading, so no FIFO or device is ever opened.
+reading, so no FIFO or device is ever opened. ``with root:`` holds the root directory's own
+descriptor, so every walk of one detection starts from the same directory.
+
+:data:`HOST` is the machine's own ``/`` with the same methods: paths are opened by name and
+symbolic links followed by the kernel (``/proc/self/exe`` stays the running program, even
+deleted). Detection takes one of the two and passes it down: every path it holds is a path
+as the program sees it, which the root resolves and opens.
 
 The module functions (:func:`resolve_in_root`, :func:`exists_in_root`, :func:`glob_in_root`,
-:func:`library_dirs`, :func:`open_elf_in_root`, :func:`read_in_root`) take ``root`` as a
-string (or None for the host) and use a :class:`Root`.
+:func:`library_dirs`, :func:`read_in_root`) take ``root`` as a string (or None for the host),
+for callers that hold a root as text.
 """
 
 from __future__ import annotations
@@ -21,15 +27,18 @@ import errno
 import os
 import stat
 
+from ._elf import open_elf, open_elf_fd, open_regular_file
 from ._errors import FileAccessError, RootError
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
-    from typing import Optional
+    from contextlib import AbstractContextManager
+    from typing import Optional, Union
 
-    from ._elf import ELFFile, _Data
+    from ._elf import ELFFile
 
 __all__ = [
+    "HOST",
     "LIBRARY_DIRS",
     "MAX_PATH_DEPTH",
     "MAX_SYMLINK_HOPS",
@@ -37,7 +46,6 @@ __all__ = [
     "exists_in_root",
     "glob_in_root",
     "library_dirs",
-    "open_elf_in_root",
     "read_in_root",
     "resolve_in_root",
 ]
@@ -49,6 +57,8 @@ MAX_PATH_DEPTH = 256
 #: Standard library directories searched for libraries (after /etc/ld.so.conf's).
 LIBRARY_DIRS = ("/lib64", "/usr/lib64", "/lib", "/usr/lib", "/lib32", "/usr/lib32", "/libx32")
 MAX_LD_SO_CONF_FILES = 64
+#: Names :meth:`Root.glob` reads of one directory, in sorted order.
+MAX_GLOB_ENTRIES = 4096
 
 _O_PATH = getattr(os, "O_PATH", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -74,21 +84,40 @@ class _Walk:
 
 class Root:
     """A directory seen as ``/``: a small value (compared and hashed by its path) that resolves
-    and opens paths inside itself, never outside it (see the module docstring)."""
+    and opens paths inside itself, never outside it (see the module docstring). ``with root:``
+    holds the directory's descriptor for the walks made inside the block."""
 
-    __slots__ = ("path",)
+    __slots__ = ("_fd", "path")
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._fd: Optional[int] = None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Root) and other.path == self.path
+        return type(other) is type(self) and isinstance(other, Root) and other.path == self.path
 
     def __hash__(self) -> int:
-        return hash((Root, self.path))
+        return hash((type(self), self.path))
 
     def __repr__(self) -> str:
         return f"Root({self.path!r})"
+
+    @property
+    def shown(self) -> Optional[str]:
+        """The directory as answers name it (``LibcInfo.root``); None for :data:`HOST`."""
+        return self.path
+
+    def __enter__(self) -> Root:
+        if self._fd is None:
+            self._fd = self._open_top()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+    # -- resolving --------------------------------------------------------------------------
 
     def host(self, names: list[str]) -> str:
         """The host path of components inside the root."""
@@ -113,7 +142,7 @@ class Root:
 
     def walk(self, path: str) -> _Walk:
         """Resolve ``path`` inside the root. The caller closes the returned ``fd``."""
-        fds = [self._open_top()]
+        fds = [os.dup(self._fd) if self._fd is not None else self._open_top()]
         names: list[str] = []
         pending = path.split("/")[::-1]  # a stack: the next component is last
         hops = 0
@@ -173,6 +202,16 @@ class Root:
             os.close(w.fd)
         return self.host(w.names + w.rest)
 
+    def real_path(self, path: str) -> Optional[str]:
+        """``path`` with its symbolic links resolved, as seen inside the root (None when it
+        cannot be resolved)."""
+        try:
+            return self.inside(self.resolve(path))
+        except (OSError, RootError):
+            return None
+
+    # -- looking and opening ---------------------------------------------------------------
+
     def stat(self, path: str) -> Optional[os.stat_result]:
         """The status of what ``path`` resolves to (None when it does not exist)."""
         w = self.walk(path)
@@ -182,6 +221,13 @@ class Root:
             return os.fstat(w.fd)
         finally:
             os.close(w.fd)
+
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` resolves to anything (False for a symlink loop)."""
+        try:
+            return self.stat(path) is not None
+        except RootError:
+            return False
 
     def is_file(self, path: str) -> bool:
         """Whether ``path`` resolves to a regular file (False for a symlink loop)."""
@@ -195,6 +241,10 @@ class Root:
         """A read-only descriptor of the regular file ``path`` resolves to. Raises
         :class:`FileAccessError` (missing, not a regular file, unreadable) or
         :class:`RootError` (a loop)."""
+        return self._open(path)[0]
+
+    def _open(self, path: str) -> tuple[int, str]:
+        # open, and the host path it resolved to (from the same walk)
         w = self.walk(path)
         shown = self.host(w.names + w.rest)
         if w.fd is None:
@@ -205,7 +255,7 @@ class Root:
             if not stat.S_ISREG(mode):
                 kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
                 raise FileAccessError(f"cannot read as ELF: {kind}", shown)
-            return _reopen(w.fd, shown)
+            return _reopen(w.fd, shown), shown
         finally:
             os.close(w.fd)
 
@@ -222,8 +272,9 @@ class Root:
         finally:
             os.close(fd)
 
-    def listdir(self, path: str) -> list[str]:
-        """The names in directory ``path`` (empty when it is not one or cannot be read)."""
+    def listdir(self, path: str, limit: Optional[int] = None) -> list[str]:
+        """The names in directory ``path`` (the first ``limit`` of them, in directory order;
+        empty when it is not one or cannot be read)."""
         try:
             w = self.walk(path)
         except RootError:
@@ -237,16 +288,111 @@ class Root:
         finally:
             os.close(w.fd)
         try:
-            return os.listdir(fd)
-        except OSError:
-            return []
+            return _names(fd, limit)
         finally:
             os.close(fd)
 
-    def open_elf(self, path: str, name: Optional[str] = None) -> _OpenELF:
+    def glob(self, pattern: str) -> list[str]:
+        """Glob a pattern (absolute, as seen inside the root) whose wildcards are in the last
+        part."""
+        import fnmatch  # only roots and library searches need it, not detect() of this process
+
+        directory, _, name = pattern.rpartition("/")
+        directory = directory or "/"
+        entries = sorted(self.listdir(directory))[:MAX_GLOB_ENTRIES]
+        return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]
+
+    def open_elf(self, path: str) -> AbstractContextManager[ELFFile]:
         """``with root.open_elf(path) as elf``: the ELF file ``path`` resolves to, read through
-        the resolved descriptor; ``name`` (default: its host path) names it in messages."""
-        return _OpenELF(self, path, name)
+        the resolved descriptor and named by its host path."""
+        return open_elf_fd(*self._open(path))
+
+    def library_dirs(self) -> list[str]:
+        """The directories glibc's ld.so searches, as seen inside the root: those of
+        ``/etc/ld.so.conf`` (with its ``include`` globs, bounded), the multiarch directories,
+        then the defaults."""
+        dirs: list[str] = []
+        seen_files: set[str] = set()
+
+        def read_conf(conf: str, depth: int) -> None:
+            if depth > 4 or len(seen_files) >= MAX_LD_SO_CONF_FILES or conf in seen_files:
+                return
+            seen_files.add(conf)
+            data = self.read(conf, 64 * 1024)
+            if data is None:
+                return
+            for line in data.decode("utf-8", "replace").splitlines():
+                line = line.split("#", 1)[0].strip()
+                if line.startswith("include"):
+                    for match in self.glob(line[len("include") :].strip()):
+                        read_conf(match, depth + 1)
+                elif line.startswith("/"):
+                    dirs.append(line)
+
+        read_conf("/etc/ld.so.conf", 0)
+        dirs.extend(self.glob("/lib/*-linux-*") + self.glob("/usr/lib/*-linux-*"))
+        dirs.extend(LIBRARY_DIRS)
+        return list(dict.fromkeys(dirs))[:256]
+
+
+class _Host(Root):
+    """The machine's own ``/`` (:data:`HOST`): the methods of :class:`Root` on paths opened by
+    name, symbolic links followed by the kernel."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "HOST"
+
+    @property
+    def shown(self) -> Optional[str]:
+        return None
+
+    def __enter__(self) -> Root:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def host(self, names: list[str]) -> str:
+        return "/" + "/".join(names)
+
+    def inside(self, host: str) -> str:
+        return host
+
+    def walk(self, path: str) -> _Walk:  # pragma: no cover - the host is never walked
+        raise NotImplementedError("the host resolves paths through the kernel")
+
+    def resolve(self, path: str) -> str:
+        return path
+
+    def real_path(self, path: str) -> Optional[str]:
+        try:
+            return os.path.realpath(path)
+        except (OSError, ValueError):
+            return None
+
+    def stat(self, path: str) -> Optional[os.stat_result]:
+        try:
+            return os.stat(path)
+        except (OSError, ValueError):
+            return None
+
+    def _open(self, path: str) -> tuple[int, str]:
+        return open_regular_file(path), path
+
+    def listdir(self, path: str, limit: Optional[int] = None) -> list[str]:
+        try:
+            return _names(path, limit)
+        except ValueError:  # a NUL byte
+            return []
+
+    def open_elf(self, path: str) -> AbstractContextManager[ELFFile]:
+        return open_elf(path)
+
+
+#: The machine's own filesystem, as a :class:`Root` whose paths the kernel resolves.
+HOST: Root = _Host("/")
 
 
 def _probe(name: str, dir_fd: int) -> tuple[Optional[int], int]:
@@ -293,43 +439,28 @@ def _reopen_dir(fd: int) -> int:
     return os.open(".", flags, dir_fd=fd)
 
 
-class _OpenELF:
-    """The context manager of :meth:`Root.open_elf` (a class: contextlib costs an import)."""
-
-    __slots__ = ("_data", "_name", "_path", "_root")
-
-    def __init__(self, root: Optional[Root], path: str, name: Optional[str]) -> None:
-        self._root = root
-        self._path = path
-        self._name = name
-        self._data: Optional[_Data] = None
-
-    def __enter__(self) -> ELFFile:
-        from ._elf import ELFFile, _Data, _open_data
-
-        if self._root is None:
-            self._data = _open_data(self._path)
-        else:
-            fd = self._root.open(self._path)
-            try:
-                size = os.fstat(fd).st_size
-            except BaseException:
-                os.close(fd)
-                raise
-            name = self._name or self._root.resolve(self._path)
-            self._data = _Data(name, size, fd, None)
-        try:
-            return ELFFile(self._data)
-        except BaseException:
-            self._data.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        if self._data is not None:
-            self._data.close()
+def _names(directory: Union[int, str], limit: Optional[int]) -> list[str]:
+    """The names in a directory (a descriptor or a host path), at most ``limit`` of them in
+    directory order; empty on an error."""
+    try:
+        if limit is None:
+            return os.listdir(directory)
+        names: list[str] = []
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if len(names) >= limit:
+                    break
+                names.append(entry.name)
+        return names
+    except OSError:
+        return []
 
 
 # -- the functions of a root given as a string (None: the host) -------------------------------
+
+
+def _root(root: Optional[str]) -> Root:
+    return HOST if root is None else Root(root)
 
 
 def resolve_in_root(root: str, path: str) -> str:
@@ -343,102 +474,24 @@ def resolve_in_root(root: str, path: str) -> str:
 def exists_in_root(root: Optional[str], path: str) -> Optional[str]:
     """The host path of ``path`` when it resolves to a regular file, else None. Without a
     root, the path itself (symlinks followed by the OS)."""
-    if root is None:
-        try:
-            return path if stat.S_ISREG(os.stat(path).st_mode) else None
-        except (OSError, ValueError):
-            return None
-    r = Root(root)
+    r = _root(root)
     try:
         return r.resolve(path) if r.is_file(path) else None
     except RootError:
         return None
 
 
-def open_elf_in_root(root: Optional[str], host: str) -> _OpenELF:
-    """``with open_elf_in_root(root, host) as elf``: ``host`` is a host path inside ``root``
-    (as :func:`resolve_in_root` or :func:`exists_in_root` gave it), resolved again from the
-    root's descriptor and read through the resolved one. Without a root, ``open_elf(host)``."""
-    if root is None:
-        return _OpenELF(None, host, None)
-    r = Root(root)
-    return _OpenELF(r, r.inside(host), host)
-
-
-def open_in_root(root: Optional[str], host: str) -> int:
-    """A read-only, non-blocking descriptor of the regular file ``host`` (inside ``root`` as
-    for :func:`open_elf_in_root`). Raises :class:`FileAccessError` or :class:`RootError`."""
-    if root is not None:
-        r = Root(root)
-        return r.open(r.inside(host))
-    try:
-        if not stat.S_ISREG(os.stat(host).st_mode):
-            raise FileAccessError("not a regular file", host)
-        return os.open(host, _READ)
-    except OSError as exc:
-        raise FileAccessError(exc.strerror or str(exc), host, exc.errno) from None
-    except ValueError:
-        raise FileAccessError("invalid path: it contains a NUL byte", repr(host)) from None
-
-
 def read_in_root(root: Optional[str], path: str, limit: int) -> Optional[bytes]:
     """At most ``limit`` bytes of the regular file ``path`` as seen inside ``root`` (the host
     when None); None when it cannot be read."""
-    if root is not None:
-        return Root(root).read(path, limit)
-    try:
-        fd = open_in_root(None, path)
-    except FileAccessError:
-        return None
-    try:
-        return os.read(fd, limit)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
+    return _root(root).read(path, limit)
 
 
 def library_dirs(root: Optional[str]) -> list[str]:
-    """The directories glibc's ld.so searches, as seen inside ``root``: those of
-    ``/etc/ld.so.conf`` (with its ``include`` globs, bounded), the multiarch directories, then
-    the defaults."""
-    dirs: list[str] = []
-    seen_files: set[str] = set()
-
-    def read_conf(conf: str, depth: int) -> None:
-        if depth > 4 or len(seen_files) >= MAX_LD_SO_CONF_FILES or conf in seen_files:
-            return
-        seen_files.add(conf)
-        data = read_in_root(root, conf, 64 * 1024)
-        if data is None:
-            return
-        for line in data.decode("utf-8", "replace").splitlines():
-            line = line.split("#", 1)[0].strip()
-            if line.startswith("include"):
-                pattern = line[len("include") :].strip()
-                for match in glob_in_root(root, pattern):
-                    read_conf(match, depth + 1)
-            elif line.startswith("/"):
-                dirs.append(line)
-
-    read_conf("/etc/ld.so.conf", 0)
-    for extra in glob_in_root(root, "/lib/*-linux-*") + glob_in_root(root, "/usr/lib/*-linux-*"):
-        dirs.append(extra)
-    dirs.extend(LIBRARY_DIRS)
-    return list(dict.fromkeys(dirs))[:256]
+    """:meth:`Root.library_dirs` of ``root`` (the host when None)."""
+    return _root(root).library_dirs()
 
 
 def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
-    """Glob a pattern (absolute, as seen inside root) whose wildcards are in the last part."""
-    import fnmatch  # only roots and library searches need it, not detect() of this process
-
-    directory, _, name = pattern.rpartition("/")
-    directory = directory or "/"
-    if root is not None:
-        entries = sorted(Root(root).listdir(directory))[:4096]
-    else:
-        try:
-            entries = sorted(os.listdir(directory))[:4096]
-        except (OSError, ValueError):
-            return []
-    return [f"{directory.rstrip('/')}/{e}" for e in entries if fnmatch.fnmatchcase(e, name)]
+    """:meth:`Root.glob` of ``root`` (the host when None)."""
+    return _root(root).glob(pattern)
