@@ -322,6 +322,11 @@ class Targets:
             "libcprobe._cli",
             "libcprobe._rootfs",
             "libcprobe._detect",
+            "libcprobe._process",
+            "libcprobe._program",
+            "libcprobe._libc_files",
+            "libcprobe._shim",
+            "libcprobe._root",
             "libcprobe.audit._wheel_summary",
             "libcprobe.audit._check",
         ]

@@ -778,7 +778,7 @@ def test_started_through_its_loader() -> None:
 #: the running program is an aarch64 file while everything else is this x86_64 interpreter.
 FOREIGN_PROC_EXE = textwrap.dedent(
     f"""
-    import libcprobe._detect as d
+    import libcprobe._process as d
     d.PROC_SELF_EXE = {str(FIXTURES / "built/aarch64-linux-gnu-gcc-dynamic/hello")!r}
     """
 )

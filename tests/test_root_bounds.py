@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import elfbuild
 import libcprobe
 from libcprobe import Family, RootError
-from libcprobe._detect import MAX_SHEBANG_HOPS
+from libcprobe._program import MAX_SHEBANG_HOPS
 from libcprobe._rootfs import MAX_LD_SO_CONF_FILES, MAX_SYMLINK_HOPS, resolve_in_root
 from shared import hang_guard, musl_libc, musl_program
 

@@ -10,7 +10,7 @@
 - ``optdoc`` role: like ``doc``, for the optional pages: a link when the page exists, plain text
   (and an info message) when it does not.
 - ``libcprobe-const`` role: the current value of a constant in the code, e.g.
-  ``{libcprobe-const}`libcprobe._detect.ROOT_PROGRAMS```, rendered as literals (a tuple as a
+  ``{libcprobe-const}`libcprobe._root.ROOT_PROGRAMS```, rendered as literals (a tuple as a
   comma-separated list), so the prose that quotes limits and search lists cannot drift.
 - autodoc: a module's members named in its ``__all__`` are documented even when their names
   start with an underscore (``libcprobe.compat`` mirrors ``packaging``'s private names); the
