@@ -193,95 +193,119 @@ class _Resolver:
         )
 
 
+class _Context(NamedTuple):
+    """What every binary of one check is judged with."""
+
+    target: Target
+    resolver: _Resolver
+    sonames: set[tuple[str, str]]  # (container, soname) of the libraries shipped
+    bundles: dict[str, Bundle]  # container -> what it ships
+
+
 def check_items(items: Sequence[Item], target: Target) -> list[Problem]:
     """The problems that would stop these binaries loading on ``target`` (empty: all load).
     Items must carry their parsed ELF files (``iter_items(..., keep_elf=True)``)."""
     members = {item.report.path for item in items if "!" in item.report.path}
-    resolver = _Resolver(target, members)
     # ld.so matches a needed name against the sonames of libraries already loaded: a bundled
     # library that some binary loads through its RUNPATH satisfies the others' needs too
     # (auditwheel's repaired wheels rely on it).
     sonames = {
         (_container(item.report.path), item.report.soname) for item in items if item.report.soname
     }
-    bundles = _bundles(items)
+    context = _Context(target, _Resolver(target, members), sonames, _bundles(items))
     problems: list[Problem] = []
     for item in items:
-        report, elf = item.report, item.elf
-        if not item.is_elf:
-            continue
-        if elf is None:
-            problems.append(Problem(report.path, "to be read as ELF", str(report.error)))
-            continue
-        if target.arch and elf.arch != target.arch:  # the tag architecture, not the CPU
-            cpu = f", built for an {report.arch} CPU" if report.arch != elf.arch else ""
-            problems.append(
-                Problem(
-                    report.path,
-                    f"{elf.arch} ({report.elf_class}-bit{cpu})",
-                    f"the target is {target.arch}",
-                )
+        if item.is_elf:
+            problems.extend(_item_problems(item, context))
+    return problems
+
+
+def _item_problems(item: Item, context: _Context) -> list[Problem]:
+    """One binary's problems: first what stops it outright (unreadable, another architecture
+    or family), then the policy's causes, or what the target's files say."""
+    report, elf, target = item.report, item.elf, context.target
+    if elf is None:
+        return [Problem(report.path, "to be read as ELF", str(report.error))]
+    wrong = _arch_problem(report, elf, target)
+    if wrong is not None:
+        return [wrong]
+    if report.linkage == "static":
+        return []  # a static program runs on any Linux of its architecture
+    wrong = _family_problem(report, target)
+    if wrong is not None:
+        return [wrong]
+    problems = _android_problems(report, target)
+    if target.policy is not None:
+        bundle = context.bundles[_container(report.path)]
+        found = causes(report, target.policy, bundle)
+        return problems + [Problem(c.path, c.need, c.have) for c in found]
+    problems += _version_problems(report, target, context.resolver)
+    if target.isa is not None and report.isa is not None and not isa_covers(target.isa, report.isa):
+        problems.append(Problem(report.path, report.isa, f"this machine's CPU is {target.isa}"))
+    problems += _needed_problems(report, elf, context)
+    return problems
+
+
+def _arch_problem(report: FileReport, elf: ELFFile, target: Target) -> Optional[Problem]:
+    if not target.arch or elf.arch == target.arch:  # the tag architecture, not the CPU
+        return None
+    cpu = f", built for an {report.arch} CPU" if report.arch != elf.arch else ""
+    return Problem(
+        report.path, f"{elf.arch} ({report.elf_class}-bit{cpu})", f"the target is {target.arch}"
+    )
+
+
+def _family_problem(report: FileReport, target: Target) -> Optional[Problem]:
+    family = report.family
+    if not target.family or not family or family == target.family.value:
+        return None
+    return Problem(
+        report.path,
+        f"{family} ({', '.join(report.needed)})",
+        f"the target runs {target.family.value}",
+    )
+
+
+def _android_problems(report: FileReport, target: Target) -> list[Problem]:
+    if target.family is not Family.BIONIC or not target.version or not report.android_api:
+        return []
+    if report.android_api <= target.version[0]:
+        return []
+    return [
+        Problem(
+            report.path,
+            f"Android API level {report.android_api} (its ident note)",
+            f"the target is API level {target.version[0]}",
+        )
+    ]
+
+
+def _needed_problems(report: FileReport, elf: ELFFile, context: _Context) -> list[Problem]:
+    """Each ``DT_NEEDED`` found nowhere: not in the wheel or tree, not among the sonames it
+    ships, not through an absolute RUNPATH, not on the target."""
+    target, resolver = context.target, context.resolver
+    problems = []
+    for name in elf.needed:
+        if "/" in name:
+            found = exists_in_root(target.root, name) is not None
+        else:
+            found = (
+                resolver.in_tree(report.path, elf, name)
+                or (_container(report.path), name) in context.sonames
+                or resolver.absolute_rpath(elf, name)
+                or resolver.on_system(name)
             )
+        if found:
             continue
-        if report.linkage == "static":
-            continue  # a static program runs on any Linux of its architecture
-        family = report.family
-        if target.family and family and family != target.family.value:
-            problems.append(
-                Problem(
-                    report.path,
-                    f"{family} ({', '.join(report.needed)})",
-                    f"the target runs {target.family.value}",
-                )
-            )
-            continue
-        if (
-            target.family is Family.BIONIC
-            and target.version
-            and report.android_api
-            and report.android_api > target.version[0]
-        ):
-            problems.append(
-                Problem(
-                    report.path,
-                    f"Android API level {report.android_api} (its ident note)",
-                    f"the target is API level {target.version[0]}",
-                )
-            )
-        if target.policy is not None:
-            bundle = bundles[_container(report.path)]
-            problems.extend(
-                Problem(c.path, c.need, c.have) for c in causes(report, target.policy, bundle)
-            )
-            continue
-        problems.extend(_version_problems(report, target, resolver))
-        if (
-            target.isa is not None
-            and report.isa is not None
-            and not isa_covers(target.isa, report.isa)
-        ):
-            problems.append(Problem(report.path, report.isa, f"this machine's CPU is {target.isa}"))
-        for name in elf.needed:
-            if "/" in name:
-                ok = exists_in_root(target.root, name) is not None
-            else:
-                ok = (
-                    resolver.in_tree(report.path, elf, name)
-                    or (_container(report.path), name) in sonames
-                    or resolver.absolute_rpath(elf, name)
-                    or resolver.on_system(name)
-                )
-            if not ok:
-                where = (
-                    "not in the wheel/tree (RUNPATH "
-                    f"{':'.join(elf.runpath or elf.rpath) or 'unset'}) nor "
-                )
-                have = (
-                    f"in the libraries {target.description} guarantees"
-                    if target.assumed is not None
-                    else f"in the library directories of {target.description}"
-                )
-                problems.append(Problem(report.path, name, where + have))
+        where = (
+            f"not in the wheel/tree (RUNPATH {':'.join(elf.runpath or elf.rpath) or 'unset'}) nor "
+        )
+        have = (
+            f"in the libraries {target.description} guarantees"
+            if target.assumed is not None
+            else f"in the library directories of {target.description}"
+        )
+        problems.append(Problem(report.path, name, where + have))
     return problems
 
 
