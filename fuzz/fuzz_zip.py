@@ -94,11 +94,7 @@ def seeds() -> list[Any]:
     """The parsed, trimmed real wheels (plus one with a single stored member)."""
     out = []
     for wheel in sorted(WHEELS.glob("*.whl")):
-        z = zs.parse(wheel.read_bytes())
-        keep = [i for i, c in enumerate(z.centrals) if c.name.decode().endswith(KEEP)][:5]
-        z.records = [z.records[i] for i in keep]
-        z.centrals = [z.centrals[i] for i in keep]
-        out.append(z.relayout())
+        out.append(zs.parse(wheel.read_bytes()).keep(KEEP, 5))
     stored = out[0].copy()
     content = zlib.decompress(stored.records[0].data, -15) if stored.records[0].method else b""
     stored.records, stored.centrals = [], []
@@ -196,17 +192,13 @@ def edit(c: Choices, z: Any) -> None:
         else:
             r.data = c.blob(64)
         if c.pick(2):
-            r.csize = z.centrals[i].csize = len(r.data)
+            z.set_both(i, csize=len(r.data))
             z.relayout()
     elif op == 9:  # a data descriptor
         r = z.records[i]
-        r.flags |= 0x08
-        z.centrals[i].flags |= 0x08
         sig = b"PK\x07\x08" if c.pick(2) else b""
-        r.descriptor = sig + struct.pack("<III", r.crc, r.csize, r.size ^ c.pick(2))
-        if c.pick(2):
-            r.crc = r.csize = r.size = 0
-        z.relayout()
+        descriptor = sig + struct.pack("<III", r.crc, r.csize, r.size ^ c.pick(2))
+        z.add_descriptor(i, descriptor, zero_local=bool(c.pick(2)))
     elif op == 10:
         where = c.pick(4)
         blob = SEEDS[c.pick(len(SEEDS))].write() if c.pick(2) else c.blob(64)

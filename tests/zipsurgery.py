@@ -3,7 +3,10 @@ wheel) into its records (local headers with data and descriptors, central direct
 ZIP64 records, end record), change fields or whole records, and write it back.
 
 ``write`` writes every field as it stands; ``relayout`` first recomputes offsets, sizes and
-counts from the content, so a change stays the only damage. Structures: PKWARE APPNOTE 6.3.
+counts from the content, so a change stays the only damage. The edits the damage tests and the
+fuzzer share are here too: ``Zip.keep`` (a real wheel trimmed to a few members),
+``Zip.set_both`` (a field changed in both headers of a member), ``Zip.add_descriptor``.
+Structures: PKWARE APPNOTE 6.3.
 """
 
 from __future__ import annotations
@@ -41,19 +44,8 @@ class Record:
     nlen: Optional[int] = None  # override of the written name length
 
     def to_bytes(self) -> bytes:
-        head = LOCAL.pack(
-            self.sig,
-            self.version,
-            self.flags,
-            self.method,
-            self.mtime,
-            self.mdate,
-            self.crc,
-            self.csize,
-            self.size,
-            len(self.name) if self.nlen is None else self.nlen,
-            len(self.extra),
-        )
+        nlen = len(self.name) if self.nlen is None else self.nlen
+        head = LOCAL.pack(self.sig, *_shared(self), nlen, len(self.extra))
         return head + self.name + self.extra + self.data + self.descriptor
 
 
@@ -83,14 +75,7 @@ class Central:
         head = CENTRAL.pack(
             self.sig,
             self.made_by,
-            self.version,
-            self.flags,
-            self.method,
-            self.mtime,
-            self.mdate,
-            self.crc,
-            self.csize,
-            self.size,
+            *_shared(self),
             len(self.name),
             len(self.extra),
             len(self.comment),
@@ -100,6 +85,14 @@ class Central:
             self.offset,
         )
         return head + self.name + self.extra + self.comment
+
+
+def _shared(h: Record | Central) -> tuple[int, ...]:
+    """The fields a local header and its directory entry both hold, in their order."""
+    return (h.version, h.flags, h.method, h.mtime, h.mdate, h.crc, h.csize, h.size)
+
+
+SHARED_FIELDS = ("version", "flags", "method", "mtime", "mdate", "crc", "csize", "size")
 
 
 @dataclass
@@ -131,6 +124,34 @@ class Zip:
 
     def copy(self) -> Zip:
         return copy.deepcopy(self)
+
+    def keep(self, suffixes: tuple[str, ...], limit: Optional[int] = None) -> Zip:
+        """Only the members whose names end with one of ``suffixes`` (the first ``limit``),
+        laid out again: a real wheel trimmed to a few of its own members."""
+        kept = [i for i, c in enumerate(self.centrals) if c.name.decode().endswith(suffixes)]
+        kept = kept[:limit]
+        self.records = [self.records[i] for i in kept]
+        self.centrals = [self.centrals[i] for i in kept]
+        return self.relayout()
+
+    def set_both(self, i: int, **fields: int) -> None:
+        """Set header fields of member ``i`` in its local header and its directory entry alike
+        (so that they agree: the damage is to what both say)."""
+        for key, value in fields.items():
+            assert key in SHARED_FIELDS, key
+            setattr(self.records[i], key, value)
+            setattr(self.centrals[i], key, value)
+
+    def add_descriptor(self, i: int, descriptor: bytes, *, zero_local: bool = True) -> None:
+        """Give member ``i`` a data descriptor (flag bit 3 in both headers), with the local
+        header's CRC and sizes zeroed as streamed writers leave them; laid out again."""
+        record = self.records[i]
+        record.flags |= 0x08
+        self.centrals[i].flags |= 0x08
+        record.descriptor = descriptor
+        if zero_local:
+            record.crc = record.csize = record.size = 0
+        self.relayout()
 
     def relayout(self) -> Zip:
         """Recompute local offsets, directory offset, size and counts from the content."""
@@ -270,4 +291,14 @@ def boundaries(z: Zip) -> list[int]:
     return sorted(set(o for o in out if 0 < o < total))
 
 
-__all__ = ["Central", "End", "Record", "Zip", "add_member", "boundaries", "find", "parse"]
+__all__ = [
+    "SHARED_FIELDS",
+    "Central",
+    "End",
+    "Record",
+    "Zip",
+    "add_member",
+    "boundaries",
+    "find",
+    "parse",
+]
