@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import importlib.machinery
-import importlib.util
 import json
 import os
 import resource
@@ -41,17 +39,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def _wheels(limit: int) -> list[Path]:
-    path = ROOT / "scripts" / "fetch-oracle-wheels"
-    loader = importlib.machinery.SourceFileLoader("fetch_oracle_wheels", str(path))
-    spec = importlib.util.spec_from_loader("fetch_oracle_wheels", loader)
-    assert spec is not None
-    script = importlib.util.module_from_spec(spec)
-    loader.exec_module(script)
-    cache = script.cache_dir()
-    problems = script.fetch(cache)
+    sys.path.insert(0, str(ROOT / "tests"))  # the oracle set and its fetching: tests/oracle.py
+    from oracle import oracle_wheels
+
+    found, problems = oracle_wheels()
     if problems:
         raise SystemExit(f"wheel_audit: {problems[0]}")
-    return [cache / entry["wheel"] for entry in script.entries()][:limit]
+    return [path for _, path in found][:limit]
 
 
 def _libcprobe(path: Path) -> Any:

@@ -1,16 +1,31 @@
-"""The same facts as libcprobe's ELF reader, read with pyelftools (the test oracle).
+"""The outside oracles: the same facts as libcprobe's ELF reader, read with pyelftools
+(:func:`facts`), and the sha256-pinned wheels auditwheel's answers are compared on
+(:func:`oracle_wheels`, fetched by ``scripts/fetch-oracle-wheels``).
 
-pyelftools is only imported here, by tests; the library never imports it.
+pyelftools is only imported here, by tests (and benchmarks/wheel_audit.py); the library never
+imports it.
 """
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any, Optional
 
 from elftools.elf.dynamic import DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.segments import InterpSegment, NoteSegment
+
+from shared import REPO, load_script
+
+
+def oracle_wheels() -> tuple[list[tuple[dict[str, Any], Path]], list[str]]:
+    """The oracle wheels (tests/oracle-wheels.json) as (entry, path in the wheel cache), and
+    the problems of fetching them (empty: every wheel is there and its sha256 matches)."""
+    script = load_script(REPO / "scripts" / "fetch-oracle-wheels")
+    cache: Path = script.cache_dir()
+    problems: list[str] = script.fetch(cache)
+    return [(entry, cache / entry["wheel"]) for entry in script.entries()], problems
 
 
 def facts(data: bytes) -> dict[str, Any]:

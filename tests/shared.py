@@ -3,6 +3,8 @@
 - :func:`hang_guard`: fail instead of hanging.
 - :func:`musl_program`, :func:`musl_libc`: a small musl program and libc (elfbuild).
 - :func:`exercise_info`: call every method of a :class:`~libcprobe.LibcInfo`.
+- :func:`load_script`: one of the repository's Python scripts (``scripts/make-policy``, ...),
+  loaded as a module.
 - :data:`INSPECT_KEYS`: the keys of one ``libcprobe inspect --json`` row, in order;
   :data:`RECORDED_KEYS`: the ELF facts of them each fixture's manifest entry records.
 """
@@ -10,10 +12,13 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.machinery
+import importlib.util
 import json
 import signal
 from collections.abc import Iterator
-from types import FrameType
+from pathlib import Path
+from types import FrameType, ModuleType
 from typing import Optional
 
 import elfbuild
@@ -25,6 +30,7 @@ __all__ = [
     "Hang",
     "exercise_info",
     "hang_guard",
+    "load_script",
     "musl_libc",
     "musl_program",
 ]
@@ -117,3 +123,18 @@ def musl_libc(rodata: bytes = MUSL_LIBC_RODATA) -> bytes:
             extra_rodata=rodata,
         )
     ).data
+
+
+#: The repository's root (tests/ is below it).
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_script(path: Path) -> ModuleType:
+    """A Python script without a ``.py`` suffix (``scripts/make-policy``) as a module, run
+    once; not entered in ``sys.modules``."""
+    loader = importlib.machinery.SourceFileLoader(path.name.replace("-", "_"), str(path))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module

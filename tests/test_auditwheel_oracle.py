@@ -8,14 +8,11 @@ except where the file records what auditwheel says instead and why.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,29 +22,18 @@ from libcprobe.audit._inspect import highest_per_namespace
 from libcprobe.audit._policy import namespace_of, version_key
 from libcprobe.audit._tree import iter_items
 from libcprobe.audit._wheel_summary import summarize_wheel
+from oracle import oracle_wheels
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.network
 
 
-def _script() -> ModuleType:
-    path = ROOT / "scripts" / "fetch-oracle-wheels"
-    loader = importlib.machinery.SourceFileLoader("fetch_oracle_wheels", str(path))
-    spec = importlib.util.spec_from_loader("fetch_oracle_wheels", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def wheels() -> list[tuple[dict[str, Any], Path]]:
-    script = _script()
-    cache = script.cache_dir()
-    problems = script.fetch(cache)
+    found, problems = oracle_wheels()
     if problems:
         pytest.skip(f"oracle wheels unavailable: {problems[0]}")
-    return [(entry, cache / entry["wheel"]) for entry in script.entries()]
+    return found
 
 
 def _auditwheel(path: Path) -> dict[str, Any]:

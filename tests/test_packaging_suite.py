@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from types import ModuleType
 from typing import Optional
 
 import pytest
+
+from shared import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "packaging-suite"
 
 
-def _load_script() -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader("packaging_suite_script", str(SCRIPT))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-suite = _load_script()
+suite = load_script(SCRIPT)
 
 
 @lru_cache(maxsize=1)

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from libcprobe.audit import _policy
+from shared import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _make_policy() -> ModuleType:
-    path = ROOT / "scripts" / "make-policy"
-    loader = importlib.machinery.SourceFileLoader("make_policy", str(path))
-    spec = importlib.util.spec_from_loader("make_policy", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def test_the_table_is_what_the_installed_auditwheel_publishes() -> None:
     pytest.importorskip("auditwheel.policy")  # test-only oracle (Python >= 3.10)
-    script = _make_policy()
+    script = load_script(ROOT / "scripts" / "make-policy")
     version, policies = script.auditwheel_policies()
     data = json.loads(_policy._DATA.read_text())
     assert data["auditwheel"]["version"] == version == _policy.auditwheel_version()
@@ -76,18 +64,3 @@ def test_isa_levels() -> None:
     assert _policy.isa_covers("x86-64-v3", "x86-64-v2")
     assert not _policy.isa_covers("x86-64-v2", "x86-64-v4")
     assert _policy.isa_from_flags([]) == "x86-64"
-
-
-def test_the_policy_module_is_not_on_the_detect_path() -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, libcprobe; libcprobe.detect(); "
-        "print(sorted(m for m in sys.modules if m.startswith('libcprobe')))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], check=True, capture_output=True, text=True
-    ).stdout
-    for private in ("_policy", "_audit", "_symbols", "_inspect", "_check", "_wheel_summary"):
-        assert f"libcprobe.{private}" not in out, out

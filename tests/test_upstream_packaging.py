@@ -4,8 +4,6 @@ it for real: packaging's whole suite, the musl interpreters, pip)."""
 from __future__ import annotations
 
 import hashlib
-import importlib.machinery
-import importlib.util
 import json
 import os
 import re
@@ -13,9 +11,10 @@ import shutil
 import subprocess
 import tarfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from shared import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = ROOT / "upstream" / "packaging"
@@ -31,15 +30,6 @@ pytestmark = pytest.mark.skipif(not SERIES.is_dir(), reason="upstream/ is not in
 
 def _patches() -> list[Path]:
     return sorted(SERIES.glob("0*.patch"))
-
-
-def _load(path: Path) -> ModuleType:
-    loader = importlib.machinery.SourceFileLoader(path.name.replace("-", "_"), str(path))
-    spec = importlib.util.spec_from_loader(loader.name, loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
 
 
 def test_series_is_numbered_and_touches_only_packaging_paths() -> None:
@@ -76,7 +66,7 @@ def test_added_lines_neither_use_libcprobe_nor_start_processes() -> None:
 def test_fixtures_match_provenance_and_regenerate() -> None:
     provenance = json.loads((SERIES / "fixtures" / "PROVENANCE.json").read_text())
     assert sorted(provenance) == sorted(p.name for p in FIXTURES.iterdir())
-    make = _load(SERIES / "make-fixtures")
+    make = load_script(SERIES / "make-fixtures")
     for name, facts in provenance.items():
         data = (FIXTURES / name).read_bytes()
         assert len(data) == facts["size"] < 16 * 1024
