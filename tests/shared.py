@@ -3,6 +3,8 @@
 - :func:`hang_guard`: fail instead of hanging.
 - :func:`musl_program`, :func:`musl_libc`: a small musl program and libc (elfbuild).
 - :func:`exercise_info`: call every method of a :class:`~libcprobe.LibcInfo`.
+- :func:`run_json`: run a fresh interpreter, return the JSON object it prints last.
+- :func:`host_glibc_version`: the running interpreter's glibc by ``confstr``, the oracle.
 - :func:`load_script`: one of the repository's Python scripts (``scripts/make-policy``, ...),
   loaded as a module.
 - :data:`INSPECT_KEYS`: the keys of one ``libcprobe inspect --json`` row, in order;
@@ -15,11 +17,13 @@ import contextlib
 import importlib.machinery
 import importlib.util
 import json
+import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType, ModuleType
-from typing import Optional
+from typing import Any, Optional
 
 import elfbuild
 from libcprobe import LibcInfo
@@ -30,9 +34,11 @@ __all__ = [
     "Hang",
     "exercise_info",
     "hang_guard",
+    "host_glibc_version",
     "load_script",
     "musl_libc",
     "musl_program",
+    "run_json",
 ]
 
 #: The ELF facts of an ``inspect`` row that tests/fixtures/manifest.json records per fixture.
@@ -138,3 +144,31 @@ def load_script(path: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
     return module
+
+
+def host_glibc_version() -> Optional[str]:
+    """``"2.36"``: the glibc this interpreter runs on, as ``confstr`` says; None elsewhere."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")
+    except (AttributeError, OSError, ValueError):
+        return None
+    return text.split()[1] if text and text.startswith("glibc ") else None
+
+
+def run_json(
+    argv: list[str],
+    *,
+    env: Optional[dict[str, str]] = None,
+    cwd: Optional[Path] = None,
+    timeout: float = 60,
+) -> dict[str, Any]:
+    """Run ``argv`` (an interpreter and its arguments) without ``LIBCPROBE_LIBC`` and with
+    ``env`` added; it must exit 0. Returns the JSON object its last line of output is."""
+    environment = {k: v for k, v in os.environ.items() if k != "LIBCPROBE_LIBC"}
+    environment.update(env or {})
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, env=environment, cwd=cwd, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result

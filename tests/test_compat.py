@@ -18,6 +18,7 @@ from packaging import _elffile, _manylinux, _musllinux
 
 from libcprobe import ELFError, compat
 from libcprobe._elf import read_elf
+from shared import host_glibc_version
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE / "fixtures"
@@ -361,19 +362,11 @@ def test_musl_loader_version_reads_the_loader() -> None:
 # -- glibc -----------------------------------------------------------------------------------
 
 
-def _confstr_version() -> Optional[str]:
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION")
-    except (AttributeError, OSError, ValueError):
-        return None
-    return text.split()[1] if text and text.startswith("glibc ") else None
-
-
-@pytest.mark.skipif(_confstr_version() is None, reason="not a glibc interpreter")
+@pytest.mark.skipif(host_glibc_version() is None, reason="not a glibc interpreter")
 def test_glibc_version_string_equals_confstr() -> None:
-    assert compat._glibc_version_string() == _confstr_version()
-    assert compat.glibc_version_string() == _confstr_version()
-    assert compat._glibc_version_string_detect() == _confstr_version()
+    assert compat._glibc_version_string() == host_glibc_version()
+    assert compat.glibc_version_string() == host_glibc_version()
+    assert compat._glibc_version_string_detect() == host_glibc_version()
     compat._get_glibc_version.cache_clear()
     assert _t(compat._get_glibc_version()) == _t(_manylinux._get_glibc_version())
     assert _t(compat.glibc_version()) == _t(_manylinux._get_glibc_version())

@@ -26,6 +26,7 @@ import elfbuild
 import libcprobe
 from libcprobe import Family, FileAccessError
 from libcprobe._elf import read_elf
+from shared import host_glibc_version, run_json
 
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "src" / "libcprobe"
@@ -33,15 +34,7 @@ FIXTURES = REPO / "tests" / "fixtures"
 HOST_MUSL_LOADER = Path("/lib/ld-musl-x86_64.so.1")
 
 
-def _confstr_version() -> Optional[str]:
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION")
-    except (AttributeError, OSError, ValueError):
-        return None
-    return text.split()[1] if text and text.startswith("glibc ") else None
-
-
-GLIBC = _confstr_version()
+GLIBC = host_glibc_version()
 needs_glibc = pytest.mark.skipif(GLIBC is None, reason="the test interpreter is not on glibc")
 
 
@@ -99,21 +92,7 @@ def run_python(
     args: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; returns the JSON object its last line prints."""
-    environment = dict(os.environ)
-    environment.pop("LIBCPROBE_LIBC", None)
-    environment.update(env or {})
-    proc = subprocess.run(
-        [executable or sys.executable, "-c", code, *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    return run_json([executable or sys.executable, "-c", code, *args], env=env, cwd=cwd)
 
 
 def sources(info: dict[str, Any]) -> set[str]:

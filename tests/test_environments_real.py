@@ -31,6 +31,7 @@ import elfbuild
 import libcprobe
 from libcprobe import Family, LibcInfo, LibcVersion
 from libcprobe._classify import family_of_loader_name
+from shared import host_glibc_version, run_json
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -77,6 +78,28 @@ def alpine_musl(base: str = TRIXIE) -> Layout:
         "/bin/sh": "-> /bin/busybox",
         "/usr/bin/python3": MUSL_PROGRAM,
     }
+
+
+def debian_musl_package(base: str = BOOKWORM) -> Layout:
+    """Debian's musl package (beside libc6): libc.so in /usr/lib/x86_64-linux-musl, the
+    loader name in /usr/lib linked to it."""
+    return {
+        "/usr/lib/x86_64-linux-musl/libc.so": f"{base}/musl/libc.so",
+        "/usr/lib/ld-musl-x86_64.so.1": "-> x86_64-linux-musl/libc.so",
+    }
+
+
+def glibc_in(lib: str, base: str = TRIXIE) -> Layout:
+    """glibc's loader and libc.so.6 in one directory of their own (a Nix or Guix store path)."""
+    return {
+        f"{lib}/ld-linux-x86-64.so.2": f"{base}/libc6/ld-linux-x86-64.so.2",
+        f"{lib}/libc.so.6": f"{base}/libc6/libc.so.6",
+    }
+
+
+def without_programs(layout: Layout) -> Layout:
+    """The layout without anything in a bin/ directory (a base layer: no python, no sh)."""
+    return {k: v for k, v in layout.items() if "/bin/" not in k}
 
 
 def build_root(root: Path, layout: Layout) -> Path:
@@ -203,12 +226,7 @@ def test_glibc_program_on_a_musl_root_without_compat_cannot_start(tmp_path: Path
 
 def test_present_loader_still_starts(tmp_path: Path) -> None:
     # Control: the same musl interpreter once Debian's musl package is installed beside glibc.
-    layout = {
-        **debian_glibc(),
-        "/usr/lib/x86_64-linux-musl/libc.so": f"{BOOKWORM}/musl/libc.so",
-        "/usr/lib/ld-musl-x86_64.so.1": "-> x86_64-linux-musl/libc.so",
-        "/opt/python/bin/python3": MUSL_PROGRAM,
-    }
+    layout = {**debian_glibc(), **debian_musl_package(), "/opt/python/bin/python3": MUSL_PROGRAM}
     info = detect_root(tmp_path, layout, "/opt/python/bin/python3")
     assert summary(info) == musl_answer("1.2.3", "/lib/ld-musl-x86_64.so.1")
 
@@ -292,7 +310,7 @@ def test_void_musl(tmp_path: Path) -> None:
 
 def test_void_musl_without_programs(tmp_path: Path) -> None:
     # A Void base layer without python or sh: the loader in /usr/lib answers.
-    layout = {k: v for k, v in void_musl().items() if "/bin/" not in k}
+    layout = without_programs(void_musl())
     info = detect_root(tmp_path, layout)
     assert (str(info.family), str(info.version), info.arch) == ("musl", "1.2.5", "x86_64")
 
@@ -302,8 +320,7 @@ def nix_store() -> Layout:
     program's PT_INTERP and DT_RUNPATH pointing there; no /bin/sh, no /lib."""
     python = "/nix/store/0c7sm7f2vqzq2hnmlm5i8r2bsjh2i8dd-python3-3.12.8"
     return {
-        f"{NIX_GLIBC}/ld-linux-x86-64.so.2": f"{TRIXIE}/libc6/ld-linux-x86-64.so.2",
-        f"{NIX_GLIBC}/libc.so.6": f"{TRIXIE}/libc6/libc.so.6",
+        **glibc_in(NIX_GLIBC),
         f"{python}/bin/python3.12": "env:nix-hello",
         f"{python}/bin/python3": "-> python3.12",
     }
@@ -339,8 +356,7 @@ def test_nixos_profile(tmp_path: Path) -> None:
 def test_guix_pack(tmp_path: Path) -> None:
     python = "/gnu/store/kq1jxd8hrm0gqaxw6j4i8cz9vf8qg3sv-python-3.11.11"
     layout = {
-        f"{GUIX_GLIBC}/ld-linux-x86-64.so.2": f"{TRIXIE}/libc6/ld-linux-x86-64.so.2",
-        f"{GUIX_GLIBC}/libc.so.6": f"{TRIXIE}/libc6/libc.so.6",
+        **glibc_in(GUIX_GLIBC),
         f"{python}/bin/python3": "env:guix-hello",
     }
     info = detect_root(tmp_path, layout)
@@ -353,10 +369,8 @@ def test_guix_pack(tmp_path: Path) -> None:
 def test_nix_store_with_two_glibcs_picks_the_newest(tmp_path: Path) -> None:
     older = "/nix/store/1b0k7dzlx2nnp8rfmgc1ahkf8q53lxwz-glibc-2.36-1/lib"
     layout = {
-        f"{older}/ld-linux-x86-64.so.2": f"{BOOKWORM}/libc6/ld-linux-x86-64.so.2",
-        f"{older}/libc.so.6": f"{BOOKWORM}/libc6/libc.so.6",
-        f"{NIX_GLIBC}/ld-linux-x86-64.so.2": f"{TRIXIE}/libc6/ld-linux-x86-64.so.2",
-        f"{NIX_GLIBC}/libc.so.6": f"{TRIXIE}/libc6/libc.so.6",
+        **glibc_in(older, BOOKWORM),
+        **glibc_in(NIX_GLIBC),
     }
     info = detect_root(tmp_path, layout)
     assert str(info.version) == "2.41"
@@ -424,8 +438,7 @@ def debian_with_musl() -> Layout:
     """Debian 12 with the musl package installed beside libc6 (musl-tools' runtime)."""
     return {
         **debian_glibc(),
-        "/usr/lib/x86_64-linux-musl/libc.so": f"{BOOKWORM}/musl/libc.so",
-        "/usr/lib/ld-musl-x86_64.so.1": "-> x86_64-linux-musl/libc.so",
+        **debian_musl_package(),
         "/usr/bin/python3": GLIBC_PROGRAM,
         "/usr/local/bin/hello-musl": MUSL_PROGRAM,
     }
@@ -440,7 +453,7 @@ def test_debian_with_musl_beside_glibc(tmp_path: Path) -> None:
 
 
 def test_debian_with_musl_without_programs_is_glibc(tmp_path: Path) -> None:
-    layout = {k: v for k, v in debian_with_musl().items() if "/bin/" not in k}
+    layout = without_programs(debian_with_musl())
     info = detect_root(tmp_path, layout)
     assert (str(info.family), str(info.version)) == ("glibc", "2.36")
     assert "ld-musl-x86_64.so.1" in details(info, "family")  # "also present"
@@ -726,30 +739,11 @@ REPORT = textwrap.dedent(
 
 
 def run_report(argv: list[str], prelude: str = "") -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k != "LIBCPROBE_LIBC"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
-    proc = subprocess.run(
-        [*argv, "-c", prelude + REPORT],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+    path = os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])
+    return run_json([*argv, "-c", prelude + REPORT], env={"PYTHONPATH": path}, timeout=120)
 
 
-def _confstr() -> Optional[str]:
-    try:
-        text = os.confstr("CS_GNU_LIBC_VERSION")
-    except (AttributeError, OSError, ValueError):
-        return None
-    return text.split()[1] if text and text.startswith("glibc ") else None
-
-
-HOST_GLIBC = _confstr()
+HOST_GLIBC = host_glibc_version()
 HOST_GLIBC_LOADER = Path("/lib64/ld-linux-x86-64.so.2")
 
 
