@@ -115,6 +115,9 @@ DT_VERDEFNUM = 0x6FFFFFFD
 DT_VERNEED = 0x6FFFFFFE
 DT_VERNEEDNUM = 0x6FFFFFFF
 DF_1_PIE = 0x08000000
+#: The tags whose values are offsets into the dynamic string table (directly or through the
+#: version tables).
+_STRING_TAGS = frozenset((DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_VERNEED, DT_VERDEF))
 VER_FLG_BASE = 0x1
 
 
@@ -151,6 +154,37 @@ class VersionNeed(NamedTuple):
 
     file: str
     names: tuple[str, ...]
+
+
+class _Layout:
+    """The ``struct`` formats of one ELF class and byte order, compiled once per process
+    (compiling a format costs more than unpacking with it)."""
+
+    __slots__ = ("dyn", "ehdr", "phdr", "u32", "u32x3", "verdef", "vernaux", "verneed")
+
+    def __init__(self, e: str, elf64: bool) -> None:
+        # Elf64_Ehdr after e_ident / Elf32_Ehdr after e_ident (gABI).
+        self.ehdr = struct.Struct(e + ("HHIQQQIHHHHHH" if elf64 else "HHIIIIIHHHHHH"))
+        # Elf64_Phdr is p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz,
+        # p_align: ProgramHeader's order once p_paddr is skipped. Elf32_Phdr has p_flags after
+        # p_memsz (reordered by the reader).
+        self.phdr = struct.Struct(e + ("IIQQ8xQQQ" if elf64 else "III4xIIII"))
+        self.dyn = struct.Struct(e + ("qQ" if elf64 else "iI"))
+        self.u32 = struct.Struct(e + "I")
+        self.u32x3 = struct.Struct(e + "III")
+        self.verneed = struct.Struct(e + "HHIII")
+        self.vernaux = struct.Struct(e + "IHHII")
+        self.verdef = struct.Struct(e + "HHHHIII")
+
+
+_LAYOUTS: dict[tuple[bool, bool], _Layout] = {}
+
+
+def _layout(little: bool, elf64: bool) -> _Layout:
+    found = _LAYOUTS.get((little, elf64))
+    if found is None:
+        found = _LAYOUTS[little, elf64] = _Layout("<" if little else ">", elf64)
+    return found
 
 
 def _decode(raw: bytes) -> str:
@@ -424,13 +458,10 @@ class ELFFile:
         self.little_endian = enc == _ELFDATA2LSB
         self.osabi = ident[_EI_OSABI]
         self.abiversion = ident[_EI_ABIVERSION]
-        e = "<" if self.little_endian else ">"
-        self._e = e
-        if self.elf_class == 64:
-            fmt, self._phentsize, self._dynsize = e + "HHIQQQIHHHHHH", 56, 16
-        else:
-            fmt, self._phentsize, self._dynsize = e + "HHIIIIIHHHHHH", 32, 8
-        raw = data.read(16, struct.calcsize(fmt), "ELF header")
+        self._e = "<" if self.little_endian else ">"
+        lay = self._layout = _layout(self.little_endian, self.elf_class == 64)
+        self._phentsize, self._dynsize = (56, 16) if self.elf_class == 64 else (32, 8)
+        raw = data.read(16, lay.ehdr.size, "ELF header")
         (
             self.type,
             self.machine,
@@ -445,7 +476,7 @@ class ELFFile:
             shentsize,
             _shnum,
             _shstrndx,
-        ) = struct.unpack(fmt, raw)
+        ) = lay.ehdr.unpack(raw)
         self._shentsize, self._shnum, self._shstrndx = shentsize, _shnum, _shstrndx
         if phnum == _PN_XNUM:
             if self.type in (ET_EXEC, ET_DYN):
@@ -476,22 +507,14 @@ class ELFFile:
             self.program_headers = ()
             return
         table = data.read(self._phoff, self._phnum * self._phentsize, "program header table")
-        headers = []
-        if self.elf_class == 64:
-            fmt = struct.Struct(self._e + "IIQQQQQQ")
-            for i in range(self._phnum):
-                p_type, p_flags, off, vaddr, _paddr, filesz, memsz, align = fmt.unpack_from(
-                    table, i * 56
-                )
-                headers.append(ProgramHeader(p_type, p_flags, off, vaddr, filesz, memsz, align))
+        rows = self._layout.phdr.iter_unpack(table)
+        make = ProgramHeader._make
+        if self.elf_class == 64:  # already in ProgramHeader's order
+            self.program_headers = tuple(map(make, rows))
         else:
-            fmt = struct.Struct(self._e + "IIIIIIII")
-            for i in range(self._phnum):
-                p_type, off, vaddr, _paddr, filesz, memsz, p_flags, align = fmt.unpack_from(
-                    table, i * 32
-                )
-                headers.append(ProgramHeader(p_type, p_flags, off, vaddr, filesz, memsz, align))
-        self.program_headers = tuple(headers)
+            self.program_headers = tuple(
+                [make((t, f, o, v, fs, ms, a)) for t, o, v, fs, ms, f, a in rows]
+            )
 
     def _segment(self, p_type: int) -> Optional[ProgramHeader]:
         # The gABI allows at most one PT_INTERP and one PT_DYNAMIC; like the kernel and ld.so
@@ -582,29 +605,21 @@ class ELFFile:
             return
         count = min(ph.filesz // self._dynsize, MAX_DYNAMIC_ENTRIES)
         raw = data.read(ph.offset, count * self._dynsize, "PT_DYNAMIC")
-        fmt = struct.Struct(self._e + ("qQ" if self.elf_class == 64 else "iI"))
-        entries = []
-        make = DynamicEntry._make
-        for pair in fmt.iter_unpack(raw):
+        entries: list[tuple[int, int]] = []
+        append = entries.append
+        for pair in self._layout.dyn.iter_unpack(raw):
             if pair[0] == DT_NULL:
                 break
-            entries.append(make(pair))
+            append(pair)
         else:
             if ph.filesz // self._dynsize > MAX_DYNAMIC_ENTRIES:
                 raise CorruptELFError(
                     f"PT_DYNAMIC has more than {MAX_DYNAMIC_ENTRIES} entries", data.name
                 )
-        self.dynamic = tuple(entries)
-        first: dict[int, int] = {}
-        for tag, value in entries:
-            first.setdefault(tag, value)
-            if tag == DT_FLAGS_1:
-                self.flags_1 = value
-
-        needs_strings = any(
-            t in first for t in (DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_VERNEED, DT_VERDEF)
-        )
-        if not needs_strings:
+        self.dynamic = tuple(map(DynamicEntry._make, entries))
+        first = dict(reversed(entries))  # the first entry of each tag
+        self.flags_1 = dict(entries).get(DT_FLAGS_1, 0)  # the last DT_FLAGS_1
+        if first.keys().isdisjoint(_STRING_TAGS):
             return
         if DT_STRTAB not in first:
             raise CorruptELFError(
@@ -660,8 +675,7 @@ class ELFFile:
         # u16 other, u32 name, u32 next}; both 16 bytes in ELF32 and ELF64.
         base, room = self._table_offset(data, vaddr, "DT_VERNEED")
         end = base + room
-        verneed = struct.Struct(self._e + "HHIII")
-        vernaux = struct.Struct(self._e + "IHHII")
+        verneed, vernaux = self._layout.verneed, self._layout.vernaux
         needs = []
         budget = MAX_VERSION_ENTRIES
         seen: set[int] = set()
@@ -698,7 +712,7 @@ class ELFFile:
         # u32 next} names the version. The VER_FLG_BASE entry names the file itself.
         base, room = self._table_offset(data, vaddr, "DT_VERDEF")
         end = base + room
-        verdef = struct.Struct(self._e + "HHHHIII")
+        verdef, u32 = self._layout.verdef, self._layout.u32
         names = []
         seen: set[int] = set()
         offset = base
@@ -713,7 +727,7 @@ class ELFFile:
                 aux = offset + vd_aux
                 if aux + 8 > end or aux < base:
                     raise CorruptELFError(f"DT_VERDEF aux is broken at {aux:#x}", data.name)
-                (name,) = struct.unpack(self._e + "I", data.read(aux, 4, "Verdaux"))
+                (name,) = u32.unpack(data.read(aux, 4, "Verdaux"))
                 names.append(string(name, "Verdaux"))
             if vd_next == 0:
                 break
@@ -737,22 +751,20 @@ class ELFFile:
             # gABI "Note Section": namesz, descsz, type as 4-byte words, then name and desc,
             # each starting at a multiple of the alignment from the note's start: 4, or 8 in
             # segments aligned to 8 (GNU property notes in ELF64, as binutils and glibc do).
-            align = 8 if ph.align == 8 else 4
-            pos = 0
-            while pos + 12 <= len(raw):
+            mask = 7 if ph.align == 8 else 3
+            unpack, make, size, pos = self._layout.u32x3.unpack_from, Note._make, len(raw), 0
+            while pos + 12 <= size:
                 if len(notes) >= MAX_NOTES:
                     raise CorruptELFError(f"more than {MAX_NOTES} notes", data.name)
-                namesz, descsz, ntype = struct.unpack_from(self._e + "III", raw, pos)
-                name_at = pos + 12
-                desc_at = pos + _align(12 + namesz, align)
-                nxt = desc_at + _align(descsz, align)
-                if desc_at + descsz > len(raw):
+                namesz, descsz, ntype = unpack(raw, pos)
+                desc_at = pos + ((12 + namesz + mask) & ~mask)
+                if desc_at + descsz > size:
                     raise CorruptELFError(
                         f"a note at {ph.offset + pos:#x} overruns its segment", data.name
                     )
-                name = raw[name_at : name_at + namesz].split(b"\0", 1)[0]
-                notes.append(Note(_decode(name), ntype, raw[desc_at : desc_at + descsz]))
-                pos = nxt
+                name = raw[pos + 12 : pos + 12 + namesz].split(b"\0", 1)[0]
+                notes.append(make((_decode(name), ntype, raw[desc_at : desc_at + descsz])))
+                pos = desc_at + ((descsz + mask) & ~mask)
         self.notes = tuple(notes)
 
 
@@ -820,10 +832,6 @@ def _cpu_arch_in(raw: bytes, pos: int, end: int) -> Optional[int]:
 
 def _refuse(data: _Data, why: str) -> NoReturn:
     raise CorruptELFError(f"{why}; execve refuses it (fs/binfmt_elf.c)", data.name)
-
-
-def _align(n: int, to: int) -> int:
-    return (n + to - 1) & ~(to - 1)
 
 
 def parse_glibc_version_name(name: str) -> Optional[tuple[int, ...]]:
