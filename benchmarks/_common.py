@@ -143,6 +143,16 @@ def target(name: str, status: str, value: str, detail: str = "") -> dict[str, st
     return {"target": name, "status": status, "value": value, "detail": detail}
 
 
+def ratio_target(
+    name: str, ratio: Optional[float], goal: float, shown: str, detail: str, skipped: str
+) -> dict[str, str]:
+    """A target met when ``ratio`` is at least ``goal`` (``shown`` formats it); SKIP with
+    ``skipped`` as its detail when there was nothing to measure (``ratio`` None)."""
+    if ratio is None:
+        return target(name, "SKIP", "-", skipped)
+    return target(name, "PASS" if ratio >= goal else "FAIL", shown.format(ratio), detail)
+
+
 def fmt_ms(value: Any) -> str:
     if not isinstance(value, (int, float)):
         return "-"

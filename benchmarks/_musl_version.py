@@ -15,8 +15,8 @@ from _common import (
     musl_python,
     print_table,
     probe,
+    ratio_target,
     ratio_text,
-    target,
 )
 
 TARGET_MUSL_VERSION_RATIO = 10.0
@@ -56,21 +56,11 @@ def report(results: dict[str, Any]) -> None:
 
 
 def targets(results: dict[str, Any]) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
     mv = get(results, "musl_version", "results")
     from_bytes = get(mv, "libcprobe: open_elf + classify (bytes)", "median_ms")
     executed = get(mv, "run the loader, parse stderr (subprocess)", "median_ms")
     name = f"musl version from bytes >= {TARGET_MUSL_VERSION_RATIO:g}x faster than running it"
-    if from_bytes and executed:
-        ratio = executed / from_bytes
-        out.append(
-            target(
-                name,
-                "PASS" if ratio >= TARGET_MUSL_VERSION_RATIO else "FAIL",
-                f"{ratio:.2f}x",
-                f"bytes {from_bytes:.3f} ms, running the loader {executed:.3f} ms",
-            )
-        )
-    else:
-        out.append(target(name, "SKIP", "-", str(get(results, "musl_version", "skipped"))))
-    return out
+    detail = f"bytes {from_bytes or 0:.3f} ms, running the loader {executed or 0:.3f} ms"
+    ratio = executed / from_bytes if from_bytes and executed else None
+    skipped = str(get(results, "musl_version", "skipped"))
+    return [ratio_target(name, ratio, TARGET_MUSL_VERSION_RATIO, "{:.2f}x", detail, skipped)]
