@@ -48,6 +48,7 @@ __all__ = [
     "Note",
     "ProgramHeader",
     "VersionNeed",
+    "check_regular_file",
     "open_elf",
     "open_elf_fd",
     "open_regular_file",
@@ -1002,7 +1003,7 @@ def _open_regular(path: str, what: str = "ELF") -> tuple[int, int]:
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         # stat first: only a regular file is ever opened; fstat below checks it still is one.
-        _check_regular(os.stat(path).st_mode, path, what)
+        check_regular_file(os.stat(path).st_mode, path, what)
         fd = os.open(path, flags)
     except OSError as exc:
         raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
@@ -1010,14 +1011,16 @@ def _open_regular(path: str, what: str = "ELF") -> tuple[int, int]:
         raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
     try:
         st = os.fstat(fd)
-        _check_regular(st.st_mode, path, what)
+        check_regular_file(st.st_mode, path, what)
     except BaseException:
         os.close(fd)
         raise
     return fd, st.st_size
 
 
-def _check_regular(mode: int, path: str, what: str = "ELF") -> None:
+def check_regular_file(mode: int, path: str, what: str = "ELF") -> None:
+    """Raise :class:`~libcprobe.FileAccessError` (``"cannot read as <what>: a directory"``,
+    ``"... not a regular file"``) unless ``mode`` (an ``st_mode``) is a regular file's."""
     if not stat.S_ISREG(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
         raise FileAccessError(f"cannot read as {what}: {kind}", path)
@@ -1042,7 +1045,7 @@ class _OpenFd(_OpenELF):
         name = os.fspath(self._path)
         try:
             st = os.fstat(self._fd)
-            _check_regular(st.st_mode, name)
+            check_regular_file(st.st_mode, name)
         except OSError as exc:
             os.close(self._fd)
             raise FileAccessError(_describe_os_error(exc, name), name, exc.errno) from None

@@ -33,7 +33,7 @@ def read_libc(
     try:
         with root.open_elf(path) as lib:
             cls: Classification = classify(lib, scan=True)
-            mismatch = (lib.machine, lib.elf_class) != (program.machine, program.elf_class)
+            mismatch = not _same_abi(lib, program)
             host = lib.path
     except LibcprobeError as exc:
         ev.version("none", source, shown, f"cannot read it: {exc.reason}")
@@ -50,6 +50,11 @@ def read_libc(
     return cls.family, version, shown
 
 
+def _same_abi(lib: ELFFile, program: ELFFile) -> bool:
+    # The same e_machine and class: a libc the program's loader could map.
+    return (lib.machine, lib.elf_class) == (program.machine, program.elf_class)
+
+
 def glibc_from_libc_so(
     program: ELFFile,
     root: Root,
@@ -64,7 +69,7 @@ def glibc_from_libc_so(
     /usr/glibc-compat/lib), then the defaults."""
 
     def banner(shown: str, lib: ELFFile) -> Optional[tuple[Optional[LibcVersion], str]]:
-        if (lib.machine, lib.elf_class) != (program.machine, program.elf_class):
+        if not _same_abi(lib, program):
             return None
         cls = classify(lib, scan=True)
         found = cls.libc_version

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 
-from ._classify import classify
+from ._classify import classify, family_of_loader_name
 from ._errors import FileAccessError, LibcprobeError, RootError
 from ._libc_files import glibc_from_libc_so
 from ._model import EvidenceLog, Family, LibcInfo
@@ -154,7 +154,7 @@ def _root_loaders(root: Root) -> list[str]:
     for pattern in LOADER_GLOBS:
         for shown in root.glob("/" + pattern):
             if root.is_file(shown):
-                found.append((1 if shown.rsplit("/", 1)[-1].startswith("ld-musl-") else 0, shown))
+                found.append((1 if family_of_loader_name(shown) is Family.MUSL else 0, shown))
     found.sort(key=lambda t: t[0])
     return [shown for _, shown in found] + _store_loaders(root)
 

@@ -27,7 +27,7 @@ import errno
 import os
 import stat
 
-from ._elf import open_elf, open_elf_fd, open_regular_file
+from ._elf import check_regular_file, open_elf, open_elf_fd, open_regular_file
 from ._errors import FileAccessError, RootError
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
@@ -251,10 +251,7 @@ class Root:
             reason = "permission denied" if w.errno == errno.EACCES else "no such file"
             raise FileAccessError(reason, shown, w.errno)
         try:
-            mode = os.fstat(w.fd).st_mode
-            if not stat.S_ISREG(mode):
-                kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-                raise FileAccessError(f"cannot read as ELF: {kind}", shown)
+            check_regular_file(os.fstat(w.fd).st_mode, shown)
             return _reopen(w.fd, shown), shown
         finally:
             os.close(w.fd)
