@@ -375,7 +375,8 @@ class ELFFile:
     def is_pie(self) -> bool:
         """A position-independent executable: ``ET_DYN`` with ``DF_1_PIE``, or ``ET_DYN``
         with a ``PT_INTERP``."""
-        return self.type == 3 and (bool(self.flags_1 & DF_1_PIE) or self.interpreter is not None)
+        pie_flag = bool(self.flags_1 & DF_1_PIE)
+        return self.type == ET_DYN and (pie_flag or self.interpreter is not None)
 
     @property
     def glibc_requires(self) -> Optional[tuple[int, ...]]:
