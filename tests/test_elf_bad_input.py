@@ -304,3 +304,102 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
 
 def test_python_version_floor() -> None:
     assert sys.version_info >= (3, 9)
+
+
+# -- open_elf(lazy=True): what detection reads, and when the rest raises --------------------
+
+
+def _broken_verneed(tmp_path: Path) -> Path:
+    """A dynamic program (PT_INTERP the glibc loader) whose DT_VERNEED chain loops."""
+    built = elfbuild.build(
+        elfbuild.Spec(
+            interp="/lib64/ld-linux-x86-64.so.2",
+            needed=["libc.so.6"],
+            verneed=[("libc.so.6", ["GLIBC_2.2.5", "GLIBC_2.3"])],
+        )
+    )
+    data = bytearray(built.data)
+    vn = built.fields["verneed"]
+    struct.pack_into("<I", data, vn + 16 + 12, 16)
+    struct.pack_into("<I", data, vn + 32 + 12, (-16) & 0xFFFFFFFF)
+    struct.pack_into("<H", data, vn + 2, 50)
+    path = tmp_path / "broken-verneed"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_lazy_open_raises_for_a_broken_table_only_when_it_is_used(tmp_path: Path) -> None:
+    from libcprobe._elf import open_elf
+
+    path = _broken_verneed(tmp_path)
+    with pytest.raises(CorruptELFError, match="aux chain"):
+        read_elf(path)  # eager: at once
+    with pytest.raises(CorruptELFError, match="aux chain"), open_elf(path):
+        pass
+    with open_elf(path, lazy=True) as elf:
+        assert elf.needed == ("libc.so.6",)
+        assert elf.interpreter == "/lib64/ld-linux-x86-64.so.2"
+        for _ in range(2):  # every use raises: nothing half-parsed is kept
+            with pytest.raises(CorruptELFError, match="aux chain"):
+                _ = elf.version_needs
+        assert elf.version_definitions == ()
+        assert [n.name for n in elf.notes] == ["GNU"]
+
+
+def test_lazy_groups_used_after_the_block_say_the_file_was_closed(tmp_path: Path) -> None:
+    from libcprobe._elf import open_elf
+
+    path = tmp_path / "ok"
+    path.write_bytes(elfbuild.build(elfbuild.Spec()).data)
+    with open_elf(path, lazy=True) as elf:
+        assert elf.version_needs  # parsed inside: kept
+    assert elf.version_needs[0].file == "libc.so.6"
+    with open_elf(path, lazy=True) as late:
+        pass
+    with pytest.raises(FileAccessError, match="closed before this read"):
+        _ = late.notes
+
+
+def test_detect_reads_a_program_with_a_broken_version_table(tmp_path: Path) -> None:
+    """Detection does not need DT_VERNEED when PT_INTERP names the family; inspect() (eager)
+    reports the broken table."""
+    import libcprobe
+
+    path = _broken_verneed(tmp_path)
+    info = libcprobe.detect(executable=str(path))
+    assert info.family == "glibc"
+    assert info.interpreter == "/lib64/ld-linux-x86-64.so.2"
+    assert "aux chain" in (libcprobe.inspect(path).error or "")
+
+
+def test_lazy_and_eager_reads_agree_on_real_files() -> None:
+    """Every group parsed on demand equals the eager parse, on the repository's real ELF
+    fixtures (and the note pre-test never says no to a note that is there)."""
+    from libcprobe._elf import open_elf
+
+    root = Path(__file__).parent / "fixtures"
+    seen = 0
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix in (".json", ".md", ".whl", ".txt", ".py", ".sh"):
+            continue
+        try:
+            eager = read_elf(path)
+        except LibcprobeError:
+            continue
+        seen += 1
+        with open_elf(path, lazy=True) as lazy:
+            for note in eager.notes:
+                assert lazy.may_have_note(note.name), (path, note.name)
+            assert not lazy.may_have_note("no such owner\0")
+            assert lazy.notes == eager.notes
+            assert lazy.version_needs == eager.version_needs
+            assert lazy.version_definitions == eager.version_definitions
+            assert lazy.dynamic == eager.dynamic
+            assert (lazy.needed, lazy.soname, lazy.rpath, lazy.runpath, lazy.flags_1) == (
+                eager.needed,
+                eager.soname,
+                eager.rpath,
+                eager.runpath,
+                eager.flags_1,
+            )
+    assert seen > 50

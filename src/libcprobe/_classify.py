@@ -156,6 +156,8 @@ def family_of_needed_name(name: str) -> Optional[Family]:
 
 def android_api_level(elf: ELFFile) -> Optional[int]:
     """The API level in Android's ident note, or None."""
+    if not elf.may_have_note("Android"):
+        return None
     for note in elf.notes:
         if note.name == "Android" and note.type == NT_ANDROID_TYPE_IDENT and len(note.desc) >= 4:
             fmt = "<i" if elf.little_endian else ">i"
@@ -343,14 +345,16 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
 def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[Classification]:
     path = elf.path
     soname = elf.soname or ""
-    defs = elf.version_definitions
+    # The names first: the version definitions are read only for a soname they can confirm.
     if soname.startswith("libc.so.6") or (
-        any(d.startswith("GLIBC_2.") for d in defs)
-        and family_of_loader_name("/" + soname) is Family.GLIBC
+        family_of_loader_name("/" + soname) is Family.GLIBC
+        and any(d.startswith("GLIBC_2.") for d in elf.version_definitions)
     ):
         return _glibc_itself(elf, scan, api)
     ev = EvidenceLog()
-    if soname == "libc.so" and any(d == "LIBC" or d.startswith("LIBC_") for d in defs):
+    if soname == "libc.so" and any(
+        d == "LIBC" or d.startswith("LIBC_") for d in elf.version_definitions
+    ):
         what = "the file is bionic's libc.so (LIBC version definitions)"
         ev.family("bionic", "elf-verdef", path, what)
         return Classification(Family.BIONIC, True, None, api, tuple(ev.items))

@@ -66,6 +66,7 @@ MAX_VERSION_ENTRIES = 4096
 MAX_NOTES = 1024
 MAX_NOTE_SEGMENT = 1024 * 1024
 MAX_STRING = 4096  # PATH_MAX: no name or path we read is longer
+MAX_STRING_TABLE = 256 * 1024  # a dynamic string table read whole (glibc's libc.so.6: 25 KiB)
 MAX_SECTIONS = 1024  # section headers read to find .ARM.attributes (programs have < 100)
 MAX_ATTRIBUTES = 64 * 1024  # .ARM.attributes is a few dozen bytes
 SHT_ARM_ATTRIBUTES = 0x70000003  # ELF for the Arm Architecture (IHI 0044)
@@ -299,7 +300,9 @@ class ELFFile:
 
     All attributes are plain values filled in when the file is read. From :func:`read_elf`
     the file is closed by then; inside :func:`open_elf`'s ``with`` block it stays open, so
-    :meth:`readonly_data` can read more of it.
+    :meth:`readonly_data` can read more of it. With ``open_elf(path, lazy=True)`` (detection,
+    which rarely needs them) the symbol-version tables and the notes are parsed on first use
+    instead, inside the block: their errors come then.
     """
 
     path: str
@@ -314,20 +317,20 @@ class ELFFile:
     file_size: int
     program_headers: tuple[ProgramHeader, ...]
     interpreter: Optional[str]
-    dynamic: tuple[DynamicEntry, ...]
     needed: tuple[str, ...]
     soname: Optional[str]
     rpath: tuple[str, ...]
     runpath: tuple[str, ...]
     flags_1: int
-    version_needs: tuple[VersionNeed, ...]
-    version_definitions: tuple[str, ...]
-    notes: tuple[Note, ...]
     arm_cpu_arch: Optional[int]
 
-    def __init__(self, data: _Data) -> None:
+    def __init__(self, data: _Data, *, lazy: bool = False) -> None:
         self._data = data
         self._readonly: dict[tuple[int, bool], list[tuple[int, bytes]]] = {}
+        self._dynamic: Optional[tuple[DynamicEntry, ...]] = None
+        self._needs: Optional[tuple[VersionNeed, ...]] = None
+        self._defs: Optional[tuple[str, ...]] = None
+        self._notes: Optional[tuple[Note, ...]] = None
         self.path = data.name
         self.file_size = data.size
         self._parse_header(data)
@@ -336,8 +339,52 @@ class ELFFile:
             self._check_loadable(data)
         self._parse_interpreter(data)
         self._parse_dynamic(data)
-        self._parse_notes(data)
         self.arm_cpu_arch = self._arm_cpu_arch(data) if self.machine == EM_ARM else None
+        if not lazy:  # every error at once (read_elf, inspect); lazy: see open_elf
+            self._parse_verneeds()
+            self._parse_verdefs()
+            self._parse_notes()
+
+    # -- the groups parsed on first use inside open_elf(lazy=True) ------------------------
+
+    @property
+    def dynamic(self) -> tuple[DynamicEntry, ...]:
+        """The ``PT_DYNAMIC`` entries before the first ``DT_NULL``."""
+        if self._dynamic is None:
+            self._dynamic = tuple(map(DynamicEntry._make, self._entries))
+        return self._dynamic
+
+    @property
+    def version_needs(self) -> tuple[VersionNeed, ...]:
+        """The ``DT_VERNEED`` entries, in file order."""
+        needs = self._needs
+        return needs if needs is not None else self._parse_verneeds()
+
+    @property
+    def version_definitions(self) -> tuple[str, ...]:
+        """The names of the ``DT_VERDEF`` entries, in file order (the first names the file)."""
+        defs = self._defs
+        return defs if defs is not None else self._parse_verdefs()
+
+    @property
+    def notes(self) -> tuple[Note, ...]:
+        """The notes of the ``PT_NOTE`` segments, in file order."""
+        notes = self._notes
+        return notes if notes is not None else self._parse_notes()
+
+    def may_have_note(self, name: str) -> bool:
+        """False when no note can be named ``name``: its bytes are in no ``PT_NOTE`` segment
+        (a test that spares parsing the notes, e.g. for Android's ident note)."""
+        if self._notes is not None:
+            return any(note.name == name for note in self._notes)
+        key = name.encode("utf-8", "surrogateescape")
+        for ph in self.program_headers:
+            if ph.type == PT_NOTE and ph.filesz:
+                if ph.filesz > MAX_NOTE_SEGMENT:
+                    return True  # the parse says what is wrong with it
+                if key in self._data.read(ph.offset, ph.filesz, "PT_NOTE"):
+                    return True
+        return False
 
     # -- derived facts ------------------------------------------------------------------
 
@@ -594,19 +641,21 @@ class ELFFile:
         return None
 
     def _parse_dynamic(self, data: _Data) -> None:
-        self.dynamic = ()
+        self._entries: list[tuple[int, int]] = []
         self.needed = ()
         self.soname = None
         self.rpath = ()
         self.runpath = ()
         self.flags_1 = 0
-        self.version_needs = ()
-        self.version_definitions = ()
+        self._first: dict[int, int] = {}  # the first entry of each tag
+        self._strtab = (0, 0)  # (offset, size) of the dynamic string table
+        self._strings: Optional[bytes] = None  # its bytes, once read (see _string)
         ph = self._segment(PT_DYNAMIC)
         if ph is None or ph.filesz == 0:
             return
-        count = min(ph.filesz // self._dynsize, MAX_DYNAMIC_ENTRIES)
-        raw = data.read(ph.offset, count * self._dynsize, "PT_DYNAMIC")
+        size = self._dynsize
+        count = min(ph.filesz // size, MAX_DYNAMIC_ENTRIES)
+        raw = data.read(ph.offset, count * size, "PT_DYNAMIC")
         entries: list[tuple[int, int]] = []
         append = entries.append
         for pair in self._layout.dyn.iter_unpack(raw):
@@ -614,13 +663,14 @@ class ELFFile:
                 break
             append(pair)
         else:
-            if ph.filesz // self._dynsize > MAX_DYNAMIC_ENTRIES:
+            if ph.filesz // size > MAX_DYNAMIC_ENTRIES:
                 raise CorruptELFError(
                     f"PT_DYNAMIC has more than {MAX_DYNAMIC_ENTRIES} entries", data.name
                 )
-        self.dynamic = tuple(map(DynamicEntry._make, entries))
-        first = dict(reversed(entries))  # the first entry of each tag
-        self.flags_1 = dict(entries).get(DT_FLAGS_1, 0)  # the last DT_FLAGS_1
+        self._entries = entries
+        first = self._first = dict(reversed(entries))
+        if DT_FLAGS_1 in first:  # the last DT_FLAGS_1 counts (ld.so reads them in order)
+            self.flags_1 = next(v for t, v in reversed(entries) if t == DT_FLAGS_1)
         if first.keys().isdisjoint(_STRING_TAGS):
             return
         if DT_STRTAB not in first:
@@ -633,35 +683,53 @@ class ELFFile:
                 f"DT_STRTAB {first[DT_STRTAB]:#x} is not in any loaded segment", data.name
             )
         str_off, str_room = where
-        str_size = min(first.get(DT_STRSZ, str_room), str_room)
-        str_end = str_off + str_size
+        self._strtab = (str_off, min(first.get(DT_STRSZ, str_room), str_room))
+        string = self._string
+        # Every DT_NEEDED in order; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as ld.so).
+        self.needed = tuple([string(v, "DT_NEEDED") for t, v in entries if t == DT_NEEDED])
+        if DT_SONAME in first:
+            self.soname = string(first[DT_SONAME], "DT_SONAME")
+        if DT_RPATH in first:
+            self.rpath = tuple(string(first[DT_RPATH], "DT_RPATH").split(":"))
+        if DT_RUNPATH in first:
+            self.runpath = tuple(string(first[DT_RUNPATH], "DT_RUNPATH").split(":"))
 
-        def string(index: int, what: str) -> str:
-            if index >= str_size:
-                raise CorruptELFError(
-                    f"{what} string index {index} is past DT_STRSZ ({str_size})", data.name
-                )
-            return _decode(data.cstring(str_off + index, str_end, what))
+    def _string(self, index: int, what: str) -> str:
+        """The dynamic string table's string at ``index``. A table of up to
+        ``MAX_STRING_TABLE`` bytes inside the file is read once and sliced; anything else, and
+        any string it does not hold whole, is read on its own (which says what is wrong)."""
+        str_off, str_size = self._strtab
+        if index >= str_size:
+            raise CorruptELFError(
+                f"{what} string index {index} is past DT_STRSZ ({str_size})", self._data.name
+            )
+        table = self._strings
+        if table is None:
+            fits = str_size <= MAX_STRING_TABLE and str_off + str_size <= self.file_size
+            table = self._data.read(str_off, str_size, "DT_STRTAB") if fits else b""
+            self._strings = table
+        nul = table.find(b"\0", index, index + MAX_STRING + 1)
+        if nul >= 0:
+            return _decode(table[index:nul])
+        return _decode(self._data.cstring(str_off + index, str_off + str_size, what))
 
-        needed = []
-        for tag, value in entries:
-            if tag == DT_NEEDED:
-                needed.append(string(value, "DT_NEEDED"))
-            elif tag == DT_SONAME and self.soname is None:
-                self.soname = string(value, "DT_SONAME")
-            elif tag == DT_RPATH and not self.rpath:
-                self.rpath = tuple(string(value, "DT_RPATH").split(":"))
-            elif tag == DT_RUNPATH and not self.runpath:
-                self.runpath = tuple(string(value, "DT_RUNPATH").split(":"))
-        self.needed = tuple(needed)
+    def _parse_verneeds(self) -> tuple[VersionNeed, ...]:
+        first = self._first
+        needs: tuple[VersionNeed, ...] = ()
         if DT_VERNEED in first:
-            self.version_needs = self._parse_verneed(
-                data, first[DT_VERNEED], first.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES), string
-            )
+            count = first.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES)
+            needs = self._parse_verneed(self._data, first[DT_VERNEED], count, self._string)
+        self._needs = needs  # only once parsed: a broken table raises again on each use
+        return needs
+
+    def _parse_verdefs(self) -> tuple[str, ...]:
+        first = self._first
+        defs: tuple[str, ...] = ()
         if DT_VERDEF in first:
-            self.version_definitions = self._parse_verdef(
-                data, first[DT_VERDEF], first.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES), string
-            )
+            count = first.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES)
+            defs = self._parse_verdef(self._data, first[DT_VERDEF], count, self._string)
+        self._defs = defs
+        return defs
 
     def _table_offset(self, data: _Data, vaddr: int, what: str) -> tuple[int, int]:
         where = self.vaddr_to_offset(vaddr)
@@ -736,7 +804,8 @@ class ELFFile:
             offset += vd_next
         return tuple(names)
 
-    def _parse_notes(self, data: _Data) -> None:
+    def _parse_notes(self) -> tuple[Note, ...]:
+        data = self._data
         notes: list[Note] = []
         seen: set[tuple[int, int]] = set()
         total = 0
@@ -767,7 +836,8 @@ class ELFFile:
                 name = raw[pos + 12 : pos + 12 + namesz].split(b"\0", 1)[0]
                 notes.append(make((_decode(name), ntype, raw[desc_at : desc_at + descsz])))
                 pos = desc_at + ((descsz + mask) & ~mask)
-        self.notes = tuple(notes)
+        self._notes = tuple(notes)
+        return self._notes
 
 
 def _uleb128(raw: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -864,25 +934,28 @@ def read_elf(source: PathOrBytes, *, name: Optional[str] = None) -> ELFFile:
         return elf
 
 
-def open_elf(path: Union[str, os.PathLike[str]]) -> _OpenELF:
+def open_elf(path: Union[str, os.PathLike[str]], *, lazy: bool = False) -> _OpenELF:
     """Like :func:`read_elf` for a path, but the file stays open inside the ``with`` block,
-    so :meth:`ELFFile.readonly_data` can read more of it."""
-    return _OpenELF(path)
+    so :meth:`ELFFile.readonly_data` can read more of it. With ``lazy`` the version tables
+    and notes are parsed on first use, which must come inside the block (detection reads
+    them only for libc files and static programs)."""
+    return _OpenELF(path, lazy)
 
 
 class _OpenELF:
     # What `with open_elf(path) as elf:` enters: a class, not contextlib.contextmanager, which
     # would load contextlib (and collections, functools) on detect()'s path.
-    __slots__ = ("_data", "_path")
+    __slots__ = ("_data", "_lazy", "_path")
 
-    def __init__(self, path: Union[str, os.PathLike[str]]) -> None:
+    def __init__(self, path: Union[str, os.PathLike[str]], lazy: bool = False) -> None:
         self._path = path
+        self._lazy = lazy
         self._data: Optional[_Data] = None
 
     def __enter__(self) -> ELFFile:
         data = self._data = _open_data(os.fspath(self._path))
         try:
-            return ELFFile(data)
+            return ELFFile(data, lazy=self._lazy)
         except BaseException:
             data.close()
             raise
@@ -1027,19 +1100,20 @@ def check_regular_file(mode: int, path: str, what: str = "ELF") -> None:
         raise FileAccessError(f"cannot read as {what}: {kind}", path)
 
 
-def open_elf_fd(fd: int, name: str) -> _OpenELF:
+def open_elf_fd(fd: int, name: str, *, lazy: bool = False) -> _OpenELF:
     """Like :func:`open_elf` for a file already opened (a descriptor of a regular file,
     e.g. resolved inside a root): ``with open_elf_fd(fd, name) as elf``. The descriptor
     belongs to it from the call on and is closed when the block ends, or when entering fails
-    (:class:`~libcprobe.FileAccessError` for a descriptor that is not a regular file)."""
-    return _OpenFd(fd, name)
+    (:class:`~libcprobe.FileAccessError` for a descriptor that is not a regular file).
+    ``lazy`` as for :func:`open_elf`."""
+    return _OpenFd(fd, name, lazy)
 
 
 class _OpenFd(_OpenELF):
     __slots__ = ("_fd",)
 
-    def __init__(self, fd: int, name: str) -> None:
-        super().__init__(name)
+    def __init__(self, fd: int, name: str, lazy: bool = False) -> None:
+        super().__init__(name, lazy)
         self._fd = fd
 
     def __enter__(self) -> ELFFile:
@@ -1055,7 +1129,7 @@ class _OpenFd(_OpenELF):
             raise
         data = self._data = _Data(name, st.st_size, self._fd, None)
         try:
-            return ELFFile(data)
+            return ELFFile(data, lazy=self._lazy)
         except BaseException:
             data.close()
             raise

@@ -141,6 +141,9 @@ else:
 def _parse_release(text: str) -> Optional[list[int]]:
     # The leading `major[.minor[.patch]]`, each 1 to 9 decimal digits (what the pattern
     # (\d{1,9})(?:\.(\d{1,9}))?(?:\.(\d{1,9}))? matched), without importing re.
+    parts = text.split(".", 3)[:3]
+    if all(part.isdecimal() and len(part) <= 9 for part in parts):  # "2.36": all of it
+        return [int(part) for part in parts]
     numbers: list[int] = []
     pos = 0
     while len(numbers) < 3:

@@ -301,8 +301,9 @@ class Root:
 
     def open_elf(self, path: str) -> AbstractContextManager[ELFFile]:
         """``with root.open_elf(path) as elf``: the ELF file ``path`` resolves to, read through
-        the resolved descriptor and named by its host path."""
-        return open_elf_fd(*self._open(path))
+        the resolved descriptor and named by its host path. Its version tables and notes are
+        parsed on first use, inside the block (``lazy``: detection reads them for few files)."""
+        return open_elf_fd(*self._open(path), lazy=True)
 
     def library_dirs(self) -> list[str]:
         """The directories glibc's ld.so searches, as seen inside the root: those of
@@ -385,7 +386,7 @@ class _Host(Root):
             return []
 
     def open_elf(self, path: str) -> AbstractContextManager[ELFFile]:
-        return open_elf(path)
+        return open_elf(path, lazy=True)
 
 
 #: The machine's own filesystem, as a :class:`Root` whose paths the kernel resolves.

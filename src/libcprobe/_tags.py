@@ -27,7 +27,6 @@ from ._model import Family, LibcInfo
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
     from typing import Optional
 
 __all__ = ["manylinux_floor", "platform_tags"]
@@ -123,25 +122,42 @@ def _get_platform() -> str:
     return f"{system}-{machine}"
 
 
-def _manylinux(info: LibcInfo, archs: list[str]) -> Iterator[str]:
+def _manylinux(info: LibcInfo, archs: list[str]) -> list[str]:
     assert info.version is not None
     if not _compatible_abi(info, archs):
-        return
+        return []
     current = (info.version.major, info.version.minor)
     floor = manylinux_floor(archs)
     maxima = [current] + [(major, _LAST_GLIBC_MINOR) for major in range(current[0] - 1, 1, -1)]
     override = _manylinux_module() if info.running else None
+    tags: list[str] = []
     for arch in archs:
         for major, top in maxima:
             low = floor[1] - 1 if major == floor[0] else -1
+            if override is None:  # every version up to the current one is allowed
+                tags.extend(_manylinux_run(arch, major, top, low))
+                continue
             for minor in range(top, low, -1):
                 version = (major, minor)
-                # (without a _manylinux module every version up to the current one is allowed)
-                if override is None or _allowed(override, arch, version, current):
-                    yield f"manylinux_{major}_{minor}_{arch}"
+                if _allowed(override, arch, version, current):
+                    tags.append(f"manylinux_{major}_{minor}_{arch}")
                     legacy = LEGACY_MANYLINUX.get(version)
                     if legacy is not None:
-                        yield f"{legacy}_{arch}"
+                        tags.append(f"{legacy}_{arch}")
+    return tags
+
+
+def _manylinux_run(arch: str, major: int, top: int, low: int) -> list[str]:
+    """``manylinux_<major>_<minor>_<arch>`` for minor from ``top`` down to ``low + 1``, each
+    legacy alias right after its version."""
+    # str.__mod__ through map formats each name in C, without a Python step per tag.
+    pattern = f"manylinux_{major}_%d_{arch.replace('%', '%%')}"
+    run = list(map(pattern.__mod__, range(top, low, -1)))
+    # From the oldest (the end of the run) up, so an insertion moves no later position.
+    for (legacy_major, minor), legacy in sorted(LEGACY_MANYLINUX.items()):
+        if legacy_major == major and low < minor <= top:
+            run.insert(top - minor + 1, f"{legacy}_{arch}")
+    return run
 
 
 def _compatible_abi(info: LibcInfo, archs: list[str]) -> bool:
