@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import struct
 
-from ._elf import ET_DYN, ELFFile
+from ._elf import ET_DYN, ELFFile, readonly_section
 from ._libc_strings import (
     MUSL_MARKER,
     MUSL_NEAR,
     Found,
     find_glibc_banner,
+    find_last_glibc_banner,
     find_musl_version,
     find_static_libc,
     glibc_version_from_name,
@@ -384,13 +385,7 @@ def _glibc_itself(elf: ELFFile, scan: bool, api: Optional[int]) -> Classificatio
     what = "libc.so.6" if soname.startswith("libc.so.6") else "loader"
     ev = EvidenceLog()
     ev.family("glibc", "elf-soname", path, f"the file is glibc's {what} (DT_SONAME {soname})")
-    # .rodata, where the banner is, has a segment of its own in current links: read the
-    # non-code segments first, the code too only when the banner is not in them.
-    banner = (
-        (find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(elf.readonly_data()))
-        if scan
-        else None
-    )
+    banner = _glibc_banner(elf) if scan else None
     if banner is not None:
         what = f"banner 'release version {banner.text}' at {banner.offset:#x}"
         ev.version(banner.version, "string", path, what)
@@ -401,3 +396,23 @@ def _glibc_itself(elf: ELFFile, scan: bool, api: Optional[int]) -> Classificatio
         what = f"no banner in the file; glibc <= 2.33 names it after its version ({name})"
         ev.version(banner.version, "file", path, what)
     return Classification(Family.GLIBC, True, banner, api, tuple(ev.items))
+
+
+def _glibc_banner(elf: ELFFile) -> Optional[Found]:
+    # The banner is a string constant of csu/version.c (elf/dl-usage.c in ld.so), in .rodata,
+    # 3-42 KiB before its end in every libc.so.6 and ld.so in tests/fixtures (glibc 2.31-2.41,
+    # nine architectures; the only "release version " in each): where the section headers
+    # name a .rodata inside a read-only segment it is searched from its end, a few KiB instead
+    # of the 1-2 MiB of an executable segment that also holds .text. Without section headers
+    # (or no banner there): the read-only segments, the non-code ones first (.rodata has a
+    # segment of its own in current links), the code too only when the banner is not in them.
+    rodata = readonly_section(elf, b".rodata")
+    if rodata is not None:
+        start, end = rodata
+        data = elf.read_range(start, end)  # a byte source may hold only parts of it
+        found = find_last_glibc_banner(start, data) if len(data) == end - start else None
+        if found is not None:
+            return found
+    return find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(
+        elf.readonly_data()
+    )

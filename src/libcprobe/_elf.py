@@ -72,6 +72,7 @@ MAX_ATTRIBUTES = 64 * 1024  # .ARM.attributes is a few dozen bytes
 SHT_ARM_ATTRIBUTES = 0x70000003  # ELF for the Arm Architecture (IHI 0044)
 
 _BLOCK = 4096
+_VERSION_WINDOW = 8 * 1024  # the version tables' first bytes are read in one piece
 
 # e_ident indexes and values (gABI, "ELF Identification").
 ELFMAG = b"\x7fELF"
@@ -745,6 +746,7 @@ class ELFFile:
         # u16 other, u32 name, u32 next}; both 16 bytes in ELF32 and ELF64.
         base, room = self._table_offset(data, vaddr, "DT_VERNEED")
         end = base + room
+        window = _window(data, base, room)
         verneed, vernaux = self._layout.verneed, self._layout.vernaux
         needs = []
         budget = MAX_VERSION_ENTRIES
@@ -754,7 +756,9 @@ class ELFFile:
             if offset in seen or offset + 16 > end:
                 raise CorruptELFError(f"DT_VERNEED chain is broken at {offset:#x}", data.name)
             seen.add(offset)
-            _ver, cnt, vn_file, vn_aux, vn_next = verneed.unpack(data.read(offset, 16, "Verneed"))
+            _ver, cnt, vn_file, vn_aux, vn_next = _entry(
+                data, window, base, verneed, offset, "Verneed"
+            )
             names = []
             aux = offset + vn_aux
             aux_seen: set[int] = set()
@@ -763,7 +767,9 @@ class ELFFile:
                 if budget < 0 or aux in aux_seen or aux + 16 > end or aux < base:
                     raise CorruptELFError(f"DT_VERNEED aux chain is broken at {aux:#x}", data.name)
                 aux_seen.add(aux)
-                _hash, _flags, _other, name, nxt = vernaux.unpack(data.read(aux, 16, "Vernaux"))
+                _hash, _flags, _other, name, nxt = _entry(
+                    data, window, base, vernaux, aux, "Vernaux"
+                )
                 names.append(string(name, "Vernaux"))
                 if nxt == 0:
                     break
@@ -782,7 +788,10 @@ class ELFFile:
         # u32 next} names the version. The VER_FLG_BASE entry names the file itself.
         base, room = self._table_offset(data, vaddr, "DT_VERDEF")
         end = base + room
+        window = _window(data, base, room)
+        size = len(window)
         verdef, u32 = self._layout.verdef, self._layout.u32
+        unpack_verdef, unpack_u32 = verdef.unpack_from, u32.unpack_from
         names = []
         seen: set[int] = set()
         offset = base
@@ -790,14 +799,21 @@ class ELFFile:
             if offset in seen or offset + 20 > end:
                 raise CorruptELFError(f"DT_VERDEF chain is broken at {offset:#x}", data.name)
             seen.add(offset)
-            _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = verdef.unpack(
-                data.read(offset, 20, "Verdef")
-            )
+            at = offset - base  # >= 0: offsets only grow from base
+            if at + 20 <= size:
+                _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = unpack_verdef(window, at)
+            else:
+                _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = _entry(
+                    data, window, base, verdef, offset, "Verdef"
+                )
             if cnt:
                 aux = offset + vd_aux
                 if aux + 8 > end or aux < base:
                     raise CorruptELFError(f"DT_VERDEF aux is broken at {aux:#x}", data.name)
-                (name,) = u32.unpack(data.read(aux, 4, "Verdaux"))
+                if aux - base + 4 <= size:
+                    (name,) = unpack_u32(window, aux - base)
+                else:
+                    (name,) = _entry(data, window, base, u32, aux, "Verdaux")
                 names.append(string(name, "Verdaux"))
             if vd_next == 0:
                 break
@@ -838,6 +854,33 @@ class ELFFile:
                 pos = desc_at + ((descsz + mask) & ~mask)
         self._notes = tuple(notes)
         return self._notes
+
+
+def _whole(data: _Data, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` in one read, or nothing when the file (or a byte source,
+    which may hold only parts of it) does not hold them all: an optimisation only, the
+    callers read what they miss piece by piece, as they would without it."""
+    if size <= 0 or offset + size > data.size:
+        return b""
+    raw = data.read_uncached(offset, size)
+    return raw if len(raw) == size else b""
+
+
+def _window(data: _Data, base: int, room: int) -> bytes:
+    """The first bytes of a version table (as much of _VERSION_WINDOW as the segment and the
+    file hold), read in one piece: its entries and their aux entries follow one another."""
+    return _whole(data, base, min(room, data.size - base, _VERSION_WINDOW))
+
+
+def _entry(
+    data: _Data, window: bytes, base: int, fmt: struct.Struct, offset: int, what: str
+) -> tuple[int, ...]:
+    """The record ``fmt`` at ``offset``: from ``window`` (read at ``base``) when it lies in it,
+    else read from the file (which names ``what`` when the file does not hold it)."""
+    at = offset - base
+    if at >= 0 and at + fmt.size <= len(window):
+        return fmt.unpack_from(window, at)
+    return fmt.unpack(data.read(offset, fmt.size, what))
 
 
 def _uleb128(raw: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -899,6 +942,41 @@ def _cpu_arch_in(raw: bytes, pos: int, end: int) -> Optional[int]:
             pos = nul + 1
         else:
             pos = _uleb128(raw, pos, end)[1]
+    return None
+
+
+_SHT_NOBITS = 8
+_MAX_SECTION_NAMES = 64 * 1024  # .shstrtab is a few hundred bytes
+
+
+def readonly_section(elf: ELFFile, name: bytes) -> Optional[tuple[int, int]]:
+    """``(start, end)`` in the file of the first section called ``name`` (gABI "Sections":
+    ``sh_name`` indexes the section name table ``e_shstrndx``), when its bytes lie inside one
+    of :meth:`ELFFile.readonly_ranges`; None when the file has no section headers (they are
+    optional and may be stripped), no such section, or headers that do not fit the file.
+    Reads at most MAX_SECTIONS headers and _MAX_SECTION_NAMES bytes of names. Needs the file
+    open, or bytes input."""
+    size = 64 if elf.elf_class == 64 else 40
+    shoff, count, names_at = elf._shoff, elf._shnum, elf._shstrndx
+    if not shoff or elf._shentsize != size or not names_at < count <= MAX_SECTIONS:
+        return None
+    table = elf.read_range(shoff, shoff + count * size)
+    if len(table) != count * size:
+        return None
+    fmt = struct.Struct(elf._e + ("IIQQQQ24x" if elf.elf_class == 64 else "IIIIII16x"))
+    _n, _t, _f, _a, str_off, str_size = fmt.unpack_from(table, names_at * size)
+    str_size = min(str_size, _MAX_SECTION_NAMES)
+    strtab = elf.read_range(str_off, str_off + str_size)
+    if len(strtab) != str_size:  # past the end, or a byte source holds only parts of it
+        return None
+    wanted = name + b"\0"
+    for sh_name, sh_type, _flags, _addr, offset, sh_size in fmt.iter_unpack(table):
+        if sh_type == _SHT_NOBITS or not strtab.startswith(wanted, sh_name):
+            continue
+        for start, room in elf.readonly_ranges():
+            if start <= offset and offset + sh_size <= start + room:
+                return offset, offset + sh_size
+        return None
     return None
 
 

@@ -16,7 +16,14 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     from ._records import NamedTuple
 
-__all__ = ["Found", "find_glibc_banner", "find_musl_version", "find_static_libc", "glibc_version"]
+__all__ = [
+    "Found",
+    "find_glibc_banner",
+    "find_last_glibc_banner",
+    "find_musl_version",
+    "find_static_libc",
+    "glibc_version",
+]
 
 Chunks = list[tuple[int, bytes]]
 
@@ -176,13 +183,31 @@ def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
     for offset, data in chunks:
         at = data.find(_GLIBC_BANNER)
         while at >= 0:
-            start = at + len(_GLIBC_BANNER)
-            stop = _banner_version_end(data, start)
-            if stop > 0:
-                text = data[start:stop].decode("ascii")
-                return Found(glibc_version(text), text, offset + start)
+            found = _banner_at(offset, data, at)
+            if found is not None:
+                return found
             at = data.find(_GLIBC_BANNER, at + 1)
     return None
+
+
+def find_last_glibc_banner(offset: int, data: bytes) -> Optional[Found]:
+    """:func:`find_glibc_banner` searching one chunk from its end: its last banner."""
+    at = data.rfind(_GLIBC_BANNER)
+    while at >= 0:
+        found = _banner_at(offset, data, at)
+        if found is not None:
+            return found
+        at = data.rfind(_GLIBC_BANNER, 0, at + len(_GLIBC_BANNER) - 1)
+    return None
+
+
+def _banner_at(offset: int, data: bytes, at: int) -> Optional[Found]:
+    start = at + len(_GLIBC_BANNER)
+    stop = _banner_version_end(data, start)
+    if stop < 0:
+        return None
+    text = data[start:stop].decode("ascii")
+    return Found(glibc_version(text), text, offset + start)
 
 
 def _banner_version_end(data: bytes, pos: int) -> int:

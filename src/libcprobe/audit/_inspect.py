@@ -122,8 +122,7 @@ def highest_per_namespace(needs: Iterable[tuple[str, str]]) -> tuple[tuple[str, 
     namespace counted only from the library that owns it; sorted by namespace."""
     best: dict[str, tuple[tuple[int, ...], str]] = {}
     for lib, name in needs:
-        namespace, version = namespace_of(name)
-        key = version_key(version)
+        namespace, version, key = _parsed(name)
         if key is None or not owns(namespace, lib):
             continue
         if namespace not in best or key > best[namespace][0]:
@@ -132,8 +131,25 @@ def highest_per_namespace(needs: Iterable[tuple[str, str]]) -> tuple[tuple[str, 
 
 
 def _name_key(name: str) -> tuple[str, tuple[int, ...], str]:
-    namespace, version = namespace_of(name)
-    return namespace, version_key(version) or (1 << 62,), name
+    namespace, _version, key = _parsed(name)
+    return namespace, key or (1 << 62,), name
+
+
+#: Version names seen, parsed: the same few hundred (``GLIBC_2.2.5``, ``GLIBCXX_3.4``) recur in
+#: every file. At most _MAX_PARSED are kept.
+_PARSED: dict[str, tuple[str, str, Optional[tuple[int, ...]]]] = {}
+_MAX_PARSED = 4096
+
+
+def _parsed(name: str) -> tuple[str, str, Optional[tuple[int, ...]]]:
+    """``namespace_of(name)`` and the :func:`version_key` of its version."""
+    found = _PARSED.get(name)
+    if found is None:
+        namespace, version = namespace_of(name)
+        found = (namespace, version, version_key(version))
+        if len(_PARSED) < _MAX_PARSED:
+            _PARSED[name] = found
+    return found
 
 
 def _policy_symbols(elf: ELFFile) -> tuple[str, ...]:

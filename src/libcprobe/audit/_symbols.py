@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import struct
+from collections.abc import Iterable, Iterator
 from typing import Optional
 
 from .._elf import ELFFile
@@ -43,6 +44,10 @@ STB_WEAK = 2
 MAX_SYMBOLS = 1 << 18
 _MAX_STRTAB = 8 << 20
 _MAX_BUCKETS = 1 << 20
+# Elf64_Sym is st_name, st_info, st_other, st_shndx, st_value, st_size (24 bytes); Elf32_Sym is
+# st_name, st_value, st_size, st_info, st_other, st_shndx (16 bytes) (gABI "Symbol Table"):
+# the struct format of st_name, st_info and st_shndx, the entry size, where st_shndx is.
+_SYMBOL_FIELDS = {64: ("IBxH16x", 24, 6), 32: ("I8xBxH", 16, 14)}
 
 
 def isa_level(elf: ELFFile) -> Optional[str]:
@@ -117,26 +122,80 @@ def _imported(
     count = _symbol_count(elf, dyn)
     if not count:
         return ()
-    entsize = 24 if elf.elf_class == 64 else 16
+    entsize = _SYMBOL_FIELDS[elf.elf_class][1]
     symtab = _table(elf, dyn[DT_SYMTAB], count * entsize)
     if symtab is None:
         return ()
-    e = "<" if elf.little_endian else ">"
-    if elf.elf_class == 64:
-        fields = struct.Struct(e + "IBBHQQ")  # st_name, st_info, st_other, st_shndx, ...
-        symbols = ((n, info, shndx) for n, info, _o, shndx, _v, _s in fields.iter_unpack(symtab))
-    else:
-        fields = struct.Struct(e + "IIIBBH")  # st_name, st_value, st_size, st_info, ...
-        symbols = ((n, info, shndx) for n, _v, _s, info, _o, shndx in fields.iter_unpack(symtab))
+    return tuple(
+        sorted(imports_in(symtab, strtab, elf.elf_class, elf.little_endian, wanted, pattern))
+    )
+
+
+def imports_in(
+    symtab: bytes,
+    strtab: bytes,
+    elf_class: int,
+    little_endian: bool,
+    names: Iterable[bytes],
+    pattern: Optional[re.Pattern[bytes]],
+) -> set[str]:
+    """The names of the undefined, non-weak symbols of a symbol table (its bytes) that are in
+    ``names`` or match ``pattern`` (whole names)."""
+    fields, entsize, shndx_at = _SYMBOL_FIELDS[elf_class]
+    e = "<" if little_endian else ">"
+    symbol = struct.Struct(e + fields)
     found = set()
-    for offset, info, shndx in symbols:
-        if shndx != SHN_UNDEF or info >> 4 == STB_WEAK or not 0 < offset < len(strtab):
-            continue
-        end = strtab.find(b"\0", offset)
-        name = strtab[offset:end] if end > 0 else b""
-        if name in wanted or (pattern is not None and pattern.fullmatch(name)):
-            found.add(name.decode("utf-8", "surrogateescape"))
-    return tuple(sorted(found))
+    for name in names:
+        for index in _entries_named(symtab, entsize, struct.Struct(e + "I"), strtab, name):
+            if _imported_at(symtab, symbol, index, len(strtab)):
+                found.add(name.decode("utf-8", "surrogateescape"))
+                break
+    if pattern is not None:
+        for index in _undefined(symtab, entsize, shndx_at):
+            offset = _imported_at(symtab, symbol, index, len(strtab))
+            end = strtab.find(b"\0", offset) if offset else -1
+            if end > 0 and pattern.fullmatch(strtab, offset, end):
+                found.add(strtab[offset:end].decode("utf-8", "surrogateescape"))
+    return found
+
+
+def _imported_at(symtab: bytes, symbol: struct.Struct, index: int, strtab_size: int) -> int:
+    """The ``st_name`` of symbol ``index`` when it is undefined, not weak, and names a string
+    of the table; else 0."""
+    name, info, shndx = symbol.unpack_from(symtab, index * symbol.size)
+    if shndx != SHN_UNDEF or info >> 4 == STB_WEAK or not 0 < name < strtab_size:
+        return 0
+    return int(name)
+
+
+def _entries_named(
+    symtab: bytes, entsize: int, u32: struct.Struct, strtab: bytes, name: bytes
+) -> Iterator[int]:
+    """The symbols called ``name``: those whose ``st_name`` (the first word of an entry) is an
+    offset where ``name`` and its NUL lie in the string table (linkers share tails, so there
+    may be more than one), each found with a search of the symbol table's bytes."""
+    wanted = name + b"\0"
+    at = strtab.find(wanted, 1)
+    while at >= 0:
+        key = u32.pack(at)
+        hit = symtab.find(key)
+        while hit >= 0:
+            if hit % entsize == 0:
+                yield hit // entsize
+            hit = symtab.find(key, hit + 1)
+        at = strtab.find(wanted, at + 1)
+
+
+def _undefined(symtab: bytes, entsize: int, shndx_at: int) -> Iterator[int]:
+    """The symbols whose ``st_shndx`` is ``SHN_UNDEF``: both its bytes zero, whatever the byte
+    order, found with searches of the column of each byte (a library's few imports among
+    thousands of definitions cost no loop over the definitions)."""
+    low, high = symtab[shndx_at::entsize], symtab[shndx_at + 1 :: entsize]
+    index = low.find(0)
+    while index >= 0:
+        if not high[index]:
+            yield index
+        index = low.find(0, index + 1)
 
 
 def _symbol_count(elf: ELFFile, dyn: dict[int, int]) -> int:

@@ -1,0 +1,243 @@
+"""The reader's shortcuts give what the long way gives: glibc's banner searched in ``.rodata``
+from its end (the read-only segments only without section headers, or when it is not there),
+imported symbols found by searching the symbol table's bytes (not by a loop over every
+symbol), the dynamic string table and the version tables read in one piece."""
+
+from __future__ import annotations
+
+import random
+import re
+import struct
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+import elfbuild
+from libcprobe import inspect
+from libcprobe._classify import classify
+from libcprobe._elf import ByteSource, open_elf, read_elf, read_elf_source, readonly_section
+from libcprobe._libc_strings import Found, find_glibc_banner, find_last_glibc_banner
+from libcprobe.audit._symbols import imports_in
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GLIBCS = sorted(
+    p
+    for p in (FIXTURES / "debian").glob("*/*/libc6/*")
+    if p.name == "libc.so.6" or p.name.startswith("ld")
+)
+ARM64_LIBC = FIXTURES / "debian" / "bookworm" / "arm64" / "libc6" / "libc.so.6"
+
+
+def _segment_scan(path: Path) -> Optional[Found]:
+    # The banner as found before .rodata was looked at: the non-code segments, then all.
+    with open_elf(path) as elf:
+        return find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(
+            elf.readonly_data()
+        )
+
+
+def _banner(path: Path) -> Optional[Found]:
+    with open_elf(path) as elf:
+        return classify(elf).libc_version
+
+
+@pytest.mark.parametrize("path", GLIBCS, ids=lambda p: "/".join(p.parts[-4:]))
+def test_rodata_banner_is_the_segment_scans_banner(path: Path) -> None:
+    expected = _segment_scan(path)
+    if expected is None:  # glibc <= 2.33's ld.so: no banner, the versioned name says it
+        assert path.name.startswith("ld-")
+        return
+    with open_elf(path) as elf:
+        assert readonly_section(elf, b".rodata") is not None  # the shortcut is taken
+    assert _banner(path) == expected
+
+
+def _patched(tmp_path: Path, edit: dict[int, bytes], source: Path = ARM64_LIBC) -> Path:
+    data = bytearray(source.read_bytes())
+    for at, new in edit.items():
+        data[at : at + len(new)] = new
+    out = tmp_path / "libc.so.6"
+    out.write_bytes(bytes(data))
+    return out
+
+
+def _shoff_field(path: Path) -> int:
+    with open_elf(path) as elf:
+        return 40 if elf.elf_class == 64 else 32
+
+
+def test_without_section_headers_the_segments_are_scanned(tmp_path: Path) -> None:
+    at = _shoff_field(ARM64_LIBC)
+    stripped = _patched(tmp_path, {at: bytes(8)})  # e_shoff = 0
+    with open_elf(stripped) as elf:
+        assert readonly_section(elf, b".rodata") is None
+    assert _banner(stripped) == _banner(ARM64_LIBC) == _segment_scan(ARM64_LIBC)
+
+
+def test_a_banner_outside_rodata_is_still_found(tmp_path: Path) -> None:
+    found = _segment_scan(ARM64_LIBC)
+    assert found is not None
+    with open_elf(ARM64_LIBC) as elf:
+        rodata = readonly_section(elf, b".rodata")
+        (code,) = elf.readonly_ranges()  # one R+X segment holds .text and .rodata
+    assert rodata is not None
+    banner_at = found.offset - len(b"release version ")
+    elsewhere = rodata[1] + 64  # past .rodata (.eh_frame_hdr), still in the segment
+    assert elsewhere < code[0] + code[1]
+    moved = _patched(
+        tmp_path, {banner_at: b"release versio\0 ", elsewhere: b"release version 2.99.\0"}
+    )
+    got = _banner(moved)
+    assert got is not None and (got.text, got.offset) == ("2.99", elsewhere + 16)
+
+
+def test_a_rodata_outside_the_readonly_segments_is_not_used(tmp_path: Path) -> None:
+    with open_elf(ARM64_LIBC) as elf:
+        shoff, count, size = elf._shoff, elf._shnum, 64
+        table = elf.read_range(shoff, shoff + count * size)
+        rodata = readonly_section(elf, b".rodata")
+    assert rodata is not None
+    # Point .rodata's sh_offset past the end of the file.
+    for i in range(count):
+        if struct.unpack_from("<Q", table, i * size + 24)[0] == rodata[0]:
+            bad = _patched(tmp_path, {shoff + i * size + 24: struct.pack("<Q", 1 << 40)})
+            break
+    else:
+        pytest.fail("no .rodata header")
+    with open_elf(bad) as elf:
+        assert readonly_section(elf, b".rodata") is None
+    assert _banner(bad) == _segment_scan(ARM64_LIBC)
+
+
+_BANNER_RE = re.compile(rb"release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s]")
+_PIECES = [b"release version ", b"2.", b"17", b"31.", b"4567", b".", b",", b" ", b"\n", b"\0", b"x"]
+
+
+def test_the_last_banner_is_the_last_match() -> None:
+    rng = random.Random(1716)
+    for _ in range(20000):
+        data = b"".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 24)))
+        matches = list(_BANNER_RE.finditer(data))
+        found = find_last_glibc_banner(1000, data)
+        if not matches:
+            assert found is None, data
+            continue
+        assert found is not None, data
+        last = matches[-1]
+        assert (found.text, found.offset) == (last.group(1).decode(), 1000 + last.start(1)), data
+
+
+# -- imported symbols ------------------------------------------------------------------------
+
+
+def _reference(
+    symtab: bytes,
+    strtab: bytes,
+    elf_class: int,
+    little: bool,
+    names: set[bytes],
+    pattern: Optional[re.Pattern[bytes]],
+) -> set[str]:
+    # The loop over every symbol that imports_in replaces.
+    e = "<" if little else ">"
+    if elf_class == 64:
+        rows = [(n, i, s) for n, i, _o, s, _v, _z in struct.iter_unpack(e + "IBBHQQ", symtab)]
+    else:
+        rows = [(n, i, s) for n, _v, _z, i, _o, s in struct.iter_unpack(e + "IIIBBH", symtab)]
+    found = set()
+    for offset, info, shndx in rows:
+        if shndx != 0 or info >> 4 == 2 or not 0 < offset < len(strtab):
+            continue
+        end = strtab.find(b"\0", offset)
+        name = strtab[offset:end] if end > 0 else b""
+        if name in names or (pattern is not None and pattern.fullmatch(name)):
+            found.add(name.decode("utf-8", "surrogateescape"))
+    return found
+
+
+_WORDS = [b"__clock_gettime64", b"clock_gettime64", b"gettime64", b"__issignaling", b"zcalloc",
+          b"my_zcalloc", b"deflate_copyright", b"__stat64", b"x", b""]  # fmt: skip
+
+
+def _random_tables(rng: random.Random, elf_class: int, little: bool) -> tuple[bytes, bytes]:
+    strtab = b"\0" + b"\0".join(rng.choice(_WORDS) for _ in range(rng.randint(0, 12)))
+    if rng.random() < 0.8:
+        strtab += b"\0"
+    e = "<" if little else ">"
+    rows = []
+    for _ in range(rng.randint(0, 40)):
+        name = rng.randint(0, len(strtab) + 1)
+        info = rng.choice([0x10, 0x12, 0x20, 0x22, 0x00])  # global/weak/local
+        shndx = rng.choice([0, 0, 0, 1, 0x100, 0x0100, 0xFFF1, 0x0001, 0x1000])
+        value = rng.choice([0, name, name << 8, name << 16, rng.getrandbits(32)])
+        if elf_class == 64:
+            rows.append(struct.pack(e + "IBBHQQ", name, info, 0, shndx, value, value))
+        else:
+            rows.append(struct.pack(e + "IIIBBH", name, value, value, info, 0, shndx))
+    return b"".join(rows), strtab
+
+
+@pytest.mark.parametrize("elf_class", [32, 64])
+@pytest.mark.parametrize("little", [True, False])
+def test_imports_in_matches_the_loop_over_every_symbol(elf_class: int, little: bool) -> None:
+    rng = random.Random(elf_class * 2 + little)
+    pattern = re.compile(rb"__[A-Za-z0-9_]+?(?:_time64|64|64_r)")
+    for _ in range(3000):
+        symtab, strtab = _random_tables(rng, elf_class, little)
+        names = {w for w in rng.sample(_WORDS, 4) if w}
+        use = pattern if rng.random() < 0.5 else None
+        wanted = {n for n in names if n + b"\0" in strtab}  # as _imported filters them
+        expected = _reference(symtab, strtab, elf_class, little, wanted, use)
+        assert imports_in(symtab, strtab, elf_class, little, wanted, use) == expected
+
+
+# -- tables read in one piece ----------------------------------------------------------------
+
+
+def test_large_version_and_string_tables(tmp_path: Path) -> None:
+    # 700 version definitions of 110-byte names: a 19 KiB Verdef chain (past the 8 KiB read in
+    # one piece) and a 77 KiB string table (past the 64 KiB read whole).
+    names = [f"V{i:04d}_" + "x" * 104 for i in range(700)]
+    spec = elfbuild.Spec(verdef=names, needed=["libc.so.6", "lib" + "y" * 3000 + ".so"])
+    blob = elfbuild.build(spec).data
+    path = tmp_path / "big.so"
+    path.write_bytes(blob)
+    for elf in (read_elf(path), read_elf(blob)):
+        assert elf.version_definitions == tuple(names)
+        assert elf.needed == tuple(spec.needed)
+        assert elf.version_needs[0].names == ("GLIBC_2.2.5", "GLIBC_2.17")
+
+
+class _ExactReads(ByteSource):
+    """A source that serves exact reads but no scans (as a wheel member read in parts may)."""
+
+    __slots__ = ("blob",)
+
+    def __init__(self, blob: bytes) -> None:
+        super().__init__("exact", len(blob))
+        self.blob = blob
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.blob[offset : offset + size]
+
+    def scan(self, offset: int, size: int) -> bytes:
+        return b""
+
+
+def test_a_source_without_scans_is_read_piece_by_piece() -> None:
+    blob = ARM64_LIBC.read_bytes()
+    whole, parts = read_elf(blob), read_elf_source(_ExactReads(blob))
+    for field in ("needed", "soname", "version_needs", "version_definitions"):
+        assert getattr(parts, field) == getattr(whole, field), field
+
+
+def test_inspect_of_the_libcs_is_unchanged_without_section_headers(tmp_path: Path) -> None:
+    for path in GLIBCS:
+        if path.name != "libc.so.6":
+            continue
+        report = inspect(path)
+        width = 8 if report.elf_class == 64 else 4
+        stripped = _patched(tmp_path, {_shoff_field(path): bytes(width)}, path)  # e_shoff = 0
+        again = inspect(stripped)
+        assert again._replace(path=report.path) == report, path
