@@ -125,6 +125,10 @@ _NEEDED_PATTERNS: tuple[tuple[Callable[[str], bool], Family], ...] = (
     ("libc.so".__eq__, Family.MUSL),  # musl-gcc links "libc.so"; bionic too (below)
 )
 
+# What every name above starts with: the quick test before the shapes.
+_LOADER_STARTS = ("ld", "linker")
+_NEEDED_START = "libc."
+
 
 class Classification(NamedTuple):
     """The libc one file is built for (or is), and how that was concluded."""
@@ -139,6 +143,8 @@ class Classification(NamedTuple):
 def family_of_loader_name(path: str) -> Optional[Family]:
     """The libc family a ``PT_INTERP`` path belongs to, from its file name."""
     name = path.rsplit("/", 1)[-1]
+    if not name.startswith(_LOADER_STARTS):
+        return None
     for matches, family in _LOADER_PATTERNS:
         if matches(name):
             if family is Family.BIONIC and not path.startswith(("/system/", "/apex/")):
@@ -149,6 +155,8 @@ def family_of_loader_name(path: str) -> Optional[Family]:
 
 def family_of_needed_name(name: str) -> Optional[Family]:
     """The libc family a ``DT_NEEDED`` name belongs to, or None when it names no libc."""
+    if not name.startswith(_NEEDED_START):
+        return None
     for matches, family in _NEEDED_PATTERNS:
         if matches(name):
             return family

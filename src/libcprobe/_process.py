@@ -194,23 +194,72 @@ def _glibc_confstr() -> Optional[tuple[LibcVersion, str]]:
         return None
 
 
+#: What the line of a libc in /proc/self/maps holds: a "/" before its file name, and the
+#: start every loader and libc name has (``_classify``'s _LOADER_STARTS and _NEEDED_START).
+_MAPS_KEYS = (b"/ld", b"/linker", b"/libc.")
+
+
 def _mapped_libc() -> Optional[str]:
-    """The libc file the running process has mapped, from /proc/self/maps, or None."""
+    """The libc file the running process has mapped, from /proc/self/maps, or None: the
+    first line whose path names a libc or loader. Only lines holding one of ``_MAPS_KEYS``
+    can, so only those are looked at (found with bytes.find, not line by line)."""
+    content = _read_proc_file("/proc/self/maps", 4 * 1024 * 1024)
+    if content is None:
+        return None
+    pos = 0
+    while True:
+        hits = [at for at in (content.find(key, pos) for key in _MAPS_KEYS) if at >= 0]
+        if not hits:
+            return None
+        at = min(hits)
+        # The line around it, its ends as bytes.splitlines() sees them (\n, \r, \r\n).
+        start = max(content.rfind(b"\n", 0, at), content.rfind(b"\r", 0, at)) + 1
+        end = min(_found(content.find(b"\n", at)), _found(content.find(b"\r", at)))
+        path = _maps_libc_path(content[start:end])
+        if path is not None:
+            return path
+        pos = end + 1
+
+
+def _read_proc_file(path: str, limit: int) -> Optional[bytes]:
+    """Up to ``limit`` bytes of a /proc file (read until its end: procfs hands out a page or
+    so per read), or None when it cannot be read. os.open/os.read, not open(): no io
+    objects for one read."""
     try:
-        with open("/proc/self/maps", "rb") as maps:
-            content = maps.read(4 * 1024 * 1024)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
-    for line in content.splitlines():
-        fields = line.split(None, 5)
-        if len(fields) < 6 or not fields[5].startswith(b"/"):
-            continue
-        path = os.fsdecode(fields[5])
-        if path.endswith(" (deleted)"):
-            path = path[: -len(" (deleted)")]
-        name = path.rsplit("/", 1)[-1]
-        if family_of_needed_name(name) is not None or family_of_loader_name(path) is not None:
-            return path
+    parts: list[bytes] = []
+    try:
+        while limit > 0:
+            chunk = os.read(fd, min(limit, 64 * 1024))
+            if not chunk:
+                break
+            parts.append(chunk)
+            limit -= len(chunk)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
+def _found(at: int) -> int:
+    return at if at >= 0 else 1 << 62
+
+
+def _maps_libc_path(line: bytes) -> Optional[str]:
+    """The path of one /proc/self/maps line (address, perms, offset, dev, inode, path) when
+    it names a libc or loader."""
+    fields = line.split(None, 5)
+    if len(fields) < 6 or not fields[5].startswith(b"/"):
+        return None
+    path = os.fsdecode(fields[5])
+    if path.endswith(" (deleted)"):
+        path = path[: -len(" (deleted)")]
+    name = path.rsplit("/", 1)[-1]
+    if family_of_needed_name(name) is not None or family_of_loader_name(path) is not None:
+        return path
     return None
 
 
