@@ -13,6 +13,7 @@ import os
 import sys
 
 from ._classify import family_of_loader_name, family_of_needed_name
+from ._elf import open_elf_fd
 from ._errors import LibcprobeError
 from ._libc_strings import glibc_version
 from ._model import EvidenceLog, Family, LibcInfo, LibcVersion
@@ -21,6 +22,7 @@ from ._rootfs import HOST
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
+    from contextlib import AbstractContextManager
     from typing import Optional
 
     from ._elf import ELFFile
@@ -99,12 +101,12 @@ def running_arch() -> Optional[str]:
 def _running_program(ev: EvidenceLog) -> tuple[Optional[str], Optional[str]]:
     """(path to read, how to name it) for the running program: /proc/self/exe (what the
     kernel runs, even when deleted), else sys.executable, else nothing; ``ev`` says which."""
-    if os.path.exists(PROC_SELF_EXE):
-        shown = sys.executable or None
-        try:  # noqa: SIM105  (contextlib.suppress would load contextlib on this path)
-            shown = os.readlink(PROC_SELF_EXE)
-        except OSError:
-            pass
+    try:  # a link /proc resolves (even to a deleted file): there when it can be read
+        shown: Optional[str] = os.readlink(PROC_SELF_EXE)
+        there = True
+    except OSError:  # no /proc, or not a link (a stand-in in tests): is it there at all?
+        shown, there = sys.executable or None, os.path.exists(PROC_SELF_EXE)
+    if there:
         why = "the running program, as the kernel sees it"
         ev.interpreter(shown or "", "proc-exe", PROC_SELF_EXE, why)
         return PROC_SELF_EXE, shown
@@ -120,7 +122,7 @@ def _detect_exe(path: str, shown: Optional[str], ask: Ask, ev: EvidenceLog) -> L
     if path != PROC_SELF_EXE:
         return detect_program(path, shown, ask, ev)
     try:
-        with HOST.open_elf(path) as elf:
+        with _open_running_program(path) as elf:
             if not _foreign_to_this_process(elf):
                 return detect_elf(elf, shown, ask, ev.copy())
             why = _emulated(elf)
@@ -133,6 +135,19 @@ def _detect_exe(path: str, shown: Optional[str], ask: Ask, ev: EvidenceLog) -> L
     ev.interpreter(sys.executable, "proc-exe", PROC_SELF_EXE, why + "; using sys.executable")
     instead = Ask(HOST, ask.allow_execute, running=True, known=ask.known)
     return detect_program(sys.executable, sys.executable, instead, ev, hops=1)
+
+
+def _open_running_program(path: str) -> AbstractContextManager[ELFFile]:
+    """``with`` the running program's ELF file (lazy, as a root reads it). execve(2) runs
+    only regular files, so /proc/self/exe is opened without a stat first (opening it cannot
+    block or touch a device); the descriptor is still checked, and when it cannot be opened
+    the host's open_elf says why."""
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except (OSError, ValueError):
+        return HOST.open_elf(path)
+    return open_elf_fd(fd, path, lazy=True)
 
 
 def _machine_family(name: Optional[str]) -> Optional[str]:
