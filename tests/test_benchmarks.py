@@ -78,3 +78,25 @@ def test_quick_json() -> None:
     for row in targets:
         assert set(row) == {"target", "status", "value", "detail"}
         assert row["status"] in {"PASS", "FAIL", "SKIP"}
+
+
+def test_profile_phases_each_run() -> None:
+    """benchmarks/profile_cold.py's child runs every phase it names (once; the counting under
+    callgrind is the script's own business)."""
+    script = RUN.parent / "profile_cold.py"
+    sys.path.insert(0, str(RUN.parent))
+    try:
+        import profile_cold
+    finally:
+        sys.path.remove(str(RUN.parent))
+    musl_libc = Path(profile_cold.MUSL_LIBC).exists()
+    for group, _, which in profile_cold.PHASES:
+        if group == "musl" and which in ("open_libc", "classify_libc") and not musl_libc:
+            continue
+        proc = subprocess.run(
+            [sys.executable, str(script), "--child", which, "1"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (which, proc.stderr[-2000:])
