@@ -241,3 +241,36 @@ def test_inspect_of_the_libcs_is_unchanged_without_section_headers(tmp_path: Pat
         stripped = _patched(tmp_path, {_shoff_field(path): bytes(width)}, path)  # e_shoff = 0
         again = inspect(stripped)
         assert again._replace(path=report.path) == report, path
+
+
+def test_first_dynamic_is_the_first_entry_of_its_tag() -> None:
+    for path in GLIBCS:
+        elf = read_elf(path)
+        first: dict[int, int] = {}
+        for tag, value in elf.dynamic:
+            first.setdefault(tag, value)
+        assert all(elf.first_dynamic(tag) == value for tag, value in first.items()), path
+        assert elf.first_dynamic(0x7FFFFFFF) is None
+
+
+AMD64_LIBC = FIXTURES / "debian" / "bookworm" / "amd64" / "libc6" / "libc.so.6"
+
+
+@pytest.mark.parametrize("before_tail", [64 * 1024 - 100, 64 * 1024 + 5, 64 * 1024 + 20, 100_000])
+def test_a_banner_far_from_the_end_of_rodata(tmp_path: Path, before_tail: int) -> None:
+    # .rodata's last 64 KiB are searched first, then the rest: a banner before them, or
+    # across the boundary (5 or 20 bytes before it), is found all the same.
+    found = _segment_scan(AMD64_LIBC)
+    with open_elf(AMD64_LIBC) as elf:
+        rodata = readonly_section(elf, b".rodata")
+    assert found is not None and rodata is not None
+    at = rodata[1] - before_tail
+    banner_at = found.offset - len(b"release version ")
+    moved = _patched(
+        tmp_path,
+        {banner_at: b"release versio\0 ", at: b"release version 2.77.\0"},
+        AMD64_LIBC,
+    )
+    got = _banner(moved)
+    assert got is not None and (got.text, got.offset) == ("2.77", at + 16)
+    assert got == _segment_scan(moved)

@@ -21,6 +21,7 @@ import struct
 
 from ._elf import ET_DYN, ELFFile, readonly_section
 from ._libc_strings import (
+    GLIBC_BANNER_SPAN,
     MUSL_MARKER,
     MUSL_NEAR,
     Found,
@@ -415,12 +416,29 @@ def _glibc_banner(elf: ELFFile) -> Optional[Found]:
     # (or no banner there): the read-only segments, the non-code ones first (.rodata has a
     # segment of its own in current links), the code too only when the banner is not in them.
     rodata = readonly_section(elf, b".rodata")
-    if rodata is not None:
-        start, end = rodata
-        data = elf.read_range(start, end)  # a byte source may hold only parts of it
-        found = find_last_glibc_banner(start, data) if len(data) == end - start else None
-        if found is not None:
-            return found
+    found = _last_banner(elf, *rodata) if rodata is not None else None
+    if found is not None:
+        return found
     return find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(
         elf.readonly_data()
     )
+
+
+#: How much of the end of .rodata is searched first for glibc's banner.
+_BANNER_TAIL = 64 * 1024
+
+
+def _last_banner(elf: ELFFile, start: int, end: int) -> Optional[Found]:
+    # The last banner in [start, end): in its last _BANNER_TAIL bytes, else in the rest (with
+    # room for a banner that starts there and ends in the tail). None when a byte source holds
+    # only parts of it.
+    tail = max(start, end - _BANNER_TAIL)
+    data = elf.read_range(tail, end)
+    if len(data) != end - tail:
+        return None
+    found = find_last_glibc_banner(tail, data)
+    if found is not None or tail == start:
+        return found
+    head_end = min(end, tail + GLIBC_BANNER_SPAN)
+    data = elf.read_range(start, head_end)
+    return find_last_glibc_banner(start, data) if len(data) == head_end - start else None

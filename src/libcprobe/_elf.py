@@ -66,13 +66,18 @@ MAX_VERSION_ENTRIES = 4096
 MAX_NOTES = 1024
 MAX_NOTE_SEGMENT = 1024 * 1024
 MAX_STRING = 4096  # PATH_MAX: no name or path we read is longer
-MAX_STRING_TABLE = 4096  # a dynamic string table this small is read whole (one block)
+MAX_STRING_TABLE = 64 * 1024  # a dynamic string table this small is read whole
 MAX_SECTIONS = 1024  # section headers read to find .ARM.attributes (programs have < 100)
 MAX_ATTRIBUTES = 64 * 1024  # .ARM.attributes is a few dozen bytes
 SHT_ARM_ATTRIBUTES = 0x70000003  # ELF for the Arm Architecture (IHI 0044)
 
 _BLOCK = 4096
-_VERSION_WINDOW = 8 * 1024  # the version tables' first bytes are read in one piece
+# How much of a version table is read in one piece: per Verneed (16 bytes, with its Vernaux
+# records, 16 bytes each) and per Verdef (20 bytes and a Verdaux of 8, two for a version with a
+# parent: 35 bytes on average in glibc's libc.so.6), at most _VERSION_WINDOW bytes.
+_VERNEED_WINDOW = 16 * 16
+_VERDEF_WINDOW = 40
+_VERSION_WINDOW = 8 * 1024
 
 # e_ident indexes and values (gABI, "ELF Identification").
 ELFMAG = b"\x7fELF"
@@ -354,6 +359,11 @@ class ELFFile:
         if self._dynamic is None:
             self._dynamic = tuple(map(DynamicEntry._make, self._entries))
         return self._dynamic
+
+    def first_dynamic(self, tag: int) -> Optional[int]:
+        """The value of the first ``PT_DYNAMIC`` entry with ``tag`` (as ld.so reads
+        ``DT_STRTAB``, ``DT_SYMTAB``, ...), or None (without building :attr:`dynamic`)."""
+        return self._first.get(tag)
 
     @property
     def version_needs(self) -> tuple[VersionNeed, ...]:
@@ -707,11 +717,10 @@ class ELFFile:
         table = self._strings
         if table is None:
             fits = str_size <= MAX_STRING_TABLE and str_off + str_size <= self.file_size
-            table = self._data.read(str_off, str_size, "DT_STRTAB") if fits else b""
-            self._strings = table
+            table = self._strings = _string_table(self._data, str_off, str_size) if fits else b""
         nul = table.find(b"\0", index, index + MAX_STRING + 1)
         if nul >= 0:
-            return _decode(table[index:nul])
+            return table[index:nul].decode("utf-8", "surrogateescape")  # as _decode
         return _decode(self._data.cstring(str_off + index, str_off + str_size, what))
 
     def _parse_verneeds(self) -> tuple[VersionNeed, ...]:
@@ -743,33 +752,39 @@ class ELFFile:
     ) -> tuple[VersionNeed, ...]:
         # LSB "Version Needed Section": Elf_Verneed {u16 version, u16 cnt, u32 file, u32 aux,
         # u32 next} followed (via aux/next offsets) by Elf_Vernaux {u32 hash, u16 flags,
-        # u16 other, u32 name, u32 next}; both 16 bytes in ELF32 and ELF64.
+        # u16 other, u32 name, u32 next}; both 16 bytes in ELF32 and ELF64. The offsets are
+        # unsigned and 0 ends a chain, so a chain only moves forward: it cannot loop, and the
+        # bounds checks end it within the segment.
         base, room = self._table_offset(data, vaddr, "DT_VERNEED")
         end = base + room
-        window = _window(data, base, room)
+        window = _window(data, base, room, min(count * _VERNEED_WINDOW, _VERSION_WINDOW))
+        size = len(window)
         verneed, vernaux = self._layout.verneed, self._layout.vernaux
+        unpack_need, unpack_aux = verneed.unpack_from, vernaux.unpack_from
         needs = []
         budget = MAX_VERSION_ENTRIES
-        seen: set[int] = set()
         offset = base
         for _ in range(min(count, MAX_VERSION_ENTRIES)):
-            if offset in seen or offset + 16 > end:
+            if offset + 16 > end:
                 raise CorruptELFError(f"DT_VERNEED chain is broken at {offset:#x}", data.name)
-            seen.add(offset)
-            _ver, cnt, vn_file, vn_aux, vn_next = _entry(
-                data, window, base, verneed, offset, "Verneed"
-            )
+            if offset - base + 16 <= size:
+                _ver, cnt, vn_file, vn_aux, vn_next = unpack_need(window, offset - base)
+            else:
+                _ver, cnt, vn_file, vn_aux, vn_next = _entry(
+                    data, window, base, verneed, offset, "Verneed"
+                )
             names = []
             aux = offset + vn_aux
-            aux_seen: set[int] = set()
             for _ in range(cnt):
                 budget -= 1
-                if budget < 0 or aux in aux_seen or aux + 16 > end or aux < base:
+                if budget < 0 or aux + 16 > end:
                     raise CorruptELFError(f"DT_VERNEED aux chain is broken at {aux:#x}", data.name)
-                aux_seen.add(aux)
-                _hash, _flags, _other, name, nxt = _entry(
-                    data, window, base, vernaux, aux, "Vernaux"
-                )
+                if aux - base + 16 <= size:
+                    _hash, _flags, _other, name, nxt = unpack_aux(window, aux - base)
+                else:
+                    _hash, _flags, _other, name, nxt = _entry(
+                        data, window, base, vernaux, aux, "Vernaux"
+                    )
                 names.append(string(name, "Vernaux"))
                 if nxt == 0:
                     break
@@ -785,30 +800,30 @@ class ELFFile:
     ) -> tuple[str, ...]:
         # LSB "Version Definition Section": Elf_Verdef {u16 version, u16 flags, u16 ndx,
         # u16 cnt, u32 hash, u32 aux, u32 next} (20 bytes); its first Elf_Verdaux {u32 name,
-        # u32 next} names the version. The VER_FLG_BASE entry names the file itself.
+        # u32 next} names the version. The VER_FLG_BASE entry names the file itself. As in
+        # DT_VERNEED, the chain only moves forward.
         base, room = self._table_offset(data, vaddr, "DT_VERDEF")
         end = base + room
-        window = _window(data, base, room)
+        window = _window(data, base, room, min(count * _VERDEF_WINDOW, _VERSION_WINDOW))
         size = len(window)
         verdef, u32 = self._layout.verdef, self._layout.u32
         unpack_verdef, unpack_u32 = verdef.unpack_from, u32.unpack_from
         names = []
-        seen: set[int] = set()
         offset = base
         for _ in range(min(count, MAX_VERSION_ENTRIES)):
-            if offset in seen or offset + 20 > end:
+            if offset + 20 > end:
                 raise CorruptELFError(f"DT_VERDEF chain is broken at {offset:#x}", data.name)
-            seen.add(offset)
-            at = offset - base  # >= 0: offsets only grow from base
-            if at + 20 <= size:
-                _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = unpack_verdef(window, at)
+            if offset - base + 20 <= size:
+                _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = unpack_verdef(
+                    window, offset - base
+                )
             else:
                 _ver, _flags, _ndx, cnt, _hash, vd_aux, vd_next = _entry(
                     data, window, base, verdef, offset, "Verdef"
                 )
             if cnt:
                 aux = offset + vd_aux
-                if aux + 8 > end or aux < base:
+                if aux + 8 > end:
                     raise CorruptELFError(f"DT_VERDEF aux is broken at {aux:#x}", data.name)
                 if aux - base + 4 <= size:
                     (name,) = unpack_u32(window, aux - base)
@@ -856,20 +871,23 @@ class ELFFile:
         return self._notes
 
 
-def _whole(data: _Data, offset: int, size: int) -> bytes:
-    """``size`` bytes at ``offset`` in one read, or nothing when the file (or a byte source,
-    which may hold only parts of it) does not hold them all: an optimisation only, the
-    callers read what they miss piece by piece, as they would without it."""
-    if size <= 0 or offset + size > data.size:
-        return b""
+def _string_table(data: _Data, offset: int, size: int) -> bytes:
+    """The dynamic string table's bytes, read whole: through the block cache when it fits in
+    one block (often one already read), else in one read past the cache (no copy per block).
+    Empty when a byte source holds only parts of it: its strings are then read one by one."""
+    if size <= _BLOCK:
+        return data.read(offset, size, "DT_STRTAB")
     raw = data.read_uncached(offset, size)
     return raw if len(raw) == size else b""
 
 
-def _window(data: _Data, base: int, room: int) -> bytes:
-    """The first bytes of a version table (as much of _VERSION_WINDOW as the segment and the
-    file hold), read in one piece: its entries and their aux entries follow one another."""
-    return _whole(data, base, min(room, data.size - base, _VERSION_WINDOW))
+def _window(data: _Data, base: int, room: int, size: int) -> bytes:
+    """The first ``size`` bytes of a version table (fewer when the segment or the file ends
+    first), read in one piece: its entries and their aux entries follow one another, next to
+    the string table (so mostly in blocks already read). Its entries past them are read one
+    by one, as before."""
+    size = min(room, data.size - base, size)
+    return data.read(base, size, "version table") if size > 0 else b""
 
 
 def _entry(

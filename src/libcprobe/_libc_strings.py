@@ -62,6 +62,8 @@ MUSL_NEAR = 16 * 1024
 # "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36."
 # (The pattern release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s], read by hand.)
 _GLIBC_BANNER = b"release version "
+#: The most bytes a banner's "release version <version>" and the character after it take.
+GLIBC_BANNER_SPAN = len(_GLIBC_BANNER) + len("123.123.12345.")
 _BANNER_END = frozenset(b"., \t\n\r\x0b\x0c")
 
 # Strings only one libc's own code carries, for static binaries, which have neither an

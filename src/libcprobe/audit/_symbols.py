@@ -89,9 +89,12 @@ def imported_symbols(
 
 
 def _first(elf: ELFFile) -> dict[int, int]:
+    # The first entry of each tag read here (as ld.so takes them).
     out: dict[int, int] = {}
-    for tag, value in elf.dynamic:
-        out.setdefault(tag, value)
+    for tag in (DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_GNU_HASH):
+        value = elf.first_dynamic(tag)
+        if value is not None:
+            out[tag] = value
     return out
 
 
