@@ -25,11 +25,14 @@ from ._libc_strings import (
     MUSL_MARKER,
     MUSL_NEAR,
     Found,
+    Span,
     find_glibc_banner,
     find_last_glibc_banner,
     find_musl_version,
     find_static_libc,
     glibc_version_from_name,
+    last_musl_marker,
+    nearest_musl_version,
 )
 from ._model import Evidence, EvidenceLog, Family
 
@@ -317,39 +320,60 @@ _STEP = 64 * 1024
 #: Most read-only bytes read to decide whether a file is musl's libc.so (musl's is 0.6-1.2 MB
 #: in all; its .rodata a few hundred KB), so a large library is not scanned twice.
 MUSL_LOADER_SCAN = 4 * 1024 * 1024
+#: How far from the end of its one read-only segment the usage text is looked for first when
+#: .rodata shares it with the code (0.5-205 KiB on Debian's musl, 9 architectures).
+_MUSL_TAIL = 256 * 1024
 
 
 def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
     """(version, whether the 'musl libc' usage text is there) for a candidate musl loader.
 
-    The usage text lies near the end of .rodata: read the non-code read-only segments from
-    the end in 64 KiB steps, stop at the text, then look for the version in a window around
-    it (about 64-100 KiB read instead of the whole 700 KiB file). Anything unusual falls back
-    to scanning all read-only data, code segments included (older layouts)."""
-    marker_at = None
-    budget = MUSL_LOADER_SCAN
-    for offset, size in reversed(elf.readonly_ranges(code=False)):
-        end = offset + size
-        while end > offset and marker_at is None and budget > 0:
-            budget -= _STEP
-            start = max(offset, end - _STEP)
-            data = elf.read_range(start, end + len(MUSL_MARKER) - 1 if end < offset + size else end)
-            at = data.rfind(MUSL_MARKER)
-            if at >= 0:
-                marker_at = start + at
-            end = start
-        if marker_at is not None:
-            lo = max(offset, marker_at - MUSL_NEAR)
-            hi = min(offset + size, marker_at + MUSL_NEAR + 128)
-            found = find_musl_version([(lo, elf.read_range(lo, hi))])
-            if found is not None:
-                return found, True
-            break
-    if sum(size for _, size in elf.readonly_ranges()) > MUSL_LOADER_SCAN:
+    The usage text lies near the end of .rodata: look for it in the non-code read-only
+    segments from the end (at most :data:`MUSL_LOADER_SCAN` bytes, counted in 64 KiB steps),
+    then for the version around it (:func:`nearest_musl_version`, which reads only as far
+    from the text as the nearest version-shaped string lies), first within
+    :data:`MUSL_NEAR` bytes and the segment. Failing that, the same in all read-only data,
+    code segments included: .rodata shares a segment with the code on most architectures,
+    the text near its end; only when the text is not there is all of it read at once."""
+    hit = _musl_marker_in_rodata(elf)
+    if hit is not None:
+        marker_at, start, stop, seed = hit
+        lo, hi = max(start, marker_at - MUSL_NEAR), min(stop, marker_at + MUSL_NEAR + 128)
+        window = Span(lo, hi, elf.read_range, *seed)
+        found = nearest_musl_version([window], marker_at)
+        if found is not None:
+            return found, True
+    ranges = elf.readonly_ranges()
+    if sum(size for _, size in ranges) > MUSL_LOADER_SCAN:
         return None, False  # far larger than any musl libc.so: not one
+    # As elf.readonly_data() would read them: its limit is far above MUSL_LOADER_SCAN.
+    offset, size = ranges[-1] if ranges else (0, 0)
+    tail = last_musl_marker(elf.read_range, max(offset, offset + size - _MUSL_TAIL), offset + size)
+    if tail is not None:
+        spans = [Span(o, o + s, elf.read_range) for o, s in ranges]
+        spans[-1] = Span(offset, offset + size, elf.read_range, tail[2], tail[1])
+        return nearest_musl_version(spans, tail[0]), True
     chunks = elf.readonly_data()
     found = find_musl_version(chunks)
     return found, found is not None or any(MUSL_MARKER in data for _, data in chunks)
+
+
+def _musl_marker_in_rodata(elf: ELFFile) -> Optional[tuple[int, int, int, tuple[bytes, int]]]:
+    """The last 'musl libc' in the last non-code read-only segment that has one, within
+    MUSL_LOADER_SCAN bytes (in 64 KiB steps) from the end: (offset, the segment's start and
+    end, the bytes read around it and their offset)."""
+    steps = MUSL_LOADER_SCAN // _STEP
+    for offset, size in reversed(elf.readonly_ranges(code=False)):
+        if steps <= 0:
+            break
+        taken = min(-(-size // _STEP), steps)
+        steps -= taken
+        hit = last_musl_marker(
+            elf.read_range, max(offset, offset + size - taken * _STEP), offset + size
+        )
+        if hit is not None:
+            return hit[0], offset, offset + size, (hit[2], hit[1])
+    return None
 
 
 def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[Classification]:

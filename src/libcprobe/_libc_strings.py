@@ -12,17 +12,20 @@ from ._model import Family, LibcVersion
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterator
-    from typing import NamedTuple, Optional
+    from typing import Callable, NamedTuple, Optional
 else:
     from ._records import NamedTuple
 
 __all__ = [
     "Found",
+    "Span",
     "find_glibc_banner",
     "find_last_glibc_banner",
     "find_musl_version",
     "find_static_libc",
     "glibc_version",
+    "last_musl_marker",
+    "nearest_musl_version",
 ]
 
 Chunks = list[tuple[int, bytes]]
@@ -44,18 +47,20 @@ MUSL_MARKER = b"musl libc"
 # The version ends with a NUL; what precedes it need not be a NUL (on i386 the linker packs it
 # right after a float constant), but it must not be the tail of a longer word or number: on
 # aarch64 the vDSO version name "LINUX_2.6.39" lies nearer the usage text than the version.
-# The scan starts at the first dot: ".<minor>.<patch>[-<suffix>]\0" (what the pattern
-# \.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?\x00 matches), found with bytes.find
-# for each dot (a one-byte find runs at memchr speed), not with re, which costs more to import
-# than the whole musl detection does; the major number and the character before it are checked
-# by hand.
+# A candidate starts at its first dot: ".<minor>.<patch>[-<suffix>]\0" (what the pattern
+# \.\d{1,3}\.\d{1,3}(?:-[0-9A-Za-z][0-9A-Za-z.+_-]{0,63})?\x00 matches), the major number and
+# the character before it checked by hand. Dots are found with bytes.find/rfind of one byte
+# (memchr speed) outward from the usage text, and only a dot with a digit on each side is looked
+# at closer; not with re, which costs more to import than the whole musl detection does.
 _DIGITS = frozenset(b"0123456789")
 _SUFFIX_FIRST = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _SUFFIX = _SUFFIX_FIRST | frozenset(b".+_-")
+_SUFFIX_BYTES = bytes(sorted(_SUFFIX))
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _WORDISH = _LETTERS | frozenset(b"0123456789._-")
-#: How far from the usage text the version is looked for first (it was within 9 KiB on every
-#: Debian musl from 1.2.2 to 1.2.5, 9 architectures); the whole data is searched only if needed.
+#: How far from the usage text the version is looked for first. In Debian's musl 1.2.2-1.2.5 it
+#: lies within 12 KiB of it on amd64 and i386 (and trixie's arm64 and s390x), 26-182 KiB before
+#: it on the other architectures: the search then goes on outward, as far as the nearest.
 MUSL_NEAR = 16 * 1024
 
 # glibc's libc.so.6 and ld.so carry a banner (csu/version.c, elf/dl-usage.c):
@@ -85,72 +90,259 @@ def _digit_run(data: bytes, pos: int, end: int, most: int) -> int:
     return stop if stop > pos else -1
 
 
-def _musl_tail(data: bytes, dot: int, end: int) -> int:
-    """The end (just past the NUL) of ".<minor>.<patch>[-<suffix>]\\0" at dot, or -1."""
-    minor = _digit_run(data, dot + 1, end, 3)
-    if minor < 0 or minor >= end or data[minor] != 0x2E:
+def _musl_nul(data: bytes, dot: int, end: int) -> int:
+    """Where the NUL of ".<minor>.<patch>[-<suffix>]\\0" at dot is (before end), or -1: the
+    first NUL after the dot, the text up to it checked with bytes methods."""
+    nul = data.find(0, dot + 1, min(end, dot + _REACH))
+    if nul < 0:
         return -1
-    at = _digit_run(data, minor + 1, end, 3)
-    if at < 0 or at >= end:
+    minor, dot2, rest = data[dot + 1 : nul].partition(b".")
+    patch, dash, suffix = rest.partition(b"-")
+    if not (dot2 and 0 < len(minor) <= 3 and 0 < len(patch) <= 3):
         return -1
-    if data[at] == 0x2D and at + 1 < end and data[at + 1] in _SUFFIX_FIRST:
-        stop = at + 2
-        while stop < end and stop - at - 2 < 63 and data[stop] in _SUFFIX:
-            stop += 1
-        at = stop
-    return at + 1 if at < end and data[at] == 0 else -1
+    if not (minor.isdigit() and patch.isdigit()):
+        return -1
+    if dash and not (suffix[:1].isalnum() and len(suffix) <= 64):
+        return -1
+    if dash and suffix.translate(None, _SUFFIX_BYTES):
+        return -1
+    return nul
 
 
-def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes, bool]]:
-    """(index, text, glued) of each version-shaped string in data[start:end]. After a
-    rejected candidate the search resumes one byte later, so no overlapping candidate is
-    skipped.
+def _candidate(data: bytes, dot: int, floor: int, end: int) -> Optional[tuple[int, int, bool]]:
+    """(first, nul, glued) of the version-shaped string whose first dot is at ``dot``, when the
+    rule below accepts it: ``data[first:nul]`` is the text, ``data[nul]`` its NUL. ``floor`` is
+    where the chunk starts in data (nothing before it is looked at), ``end`` bounds the NUL.
 
     ``__libc_version`` (src/internal/version.c) is a char array of its own, so the linker may
     place it right after another object that does not end in a NUL (``.../proc/se`` then
     ``1.2.5``): a *glued* candidate follows a letter directly. It is accepted only with
     musl's own major version, 0 or 1, as one digit; after a digit, ``.``, ``_`` or ``-``
     (``LINUX_2.6.39``, ``GLIBC_2.17``, the tail of a longer number) nothing is accepted."""
+    nul = _musl_nul(data, dot, end)
+    if nul < 0:
+        return None
+    head = data[max(floor, dot - 3, 0) : dot]
+    first = dot - len(head) + len(head.rstrip(b"0123456789"))  # the major: 1 to 3 digits
+    before = data[first - 1] if first > floor and first > 0 else 0
+    glued = before in _WORDISH
+    if first == dot or (
+        glued and (before not in _LETTERS or dot - first != 1 or data[first] not in b"01")
+    ):
+        return None
+    return first, nul, glued
+
+
+def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, bytes, bool]]:
+    """(index, text, glued) of each version-shaped string in data[start:end], left to right:
+    the reference for :class:`_Search`. After a rejected candidate the search resumes one
+    byte later, after an accepted one past its NUL: a string ending in the same NUL as an
+    accepted one (``1.2.3-a+1.2.3``) is not another."""
     pos, end = max(start, 0), min(max(end, 0), len(data))
     find = data.find
     dot = find(b".", pos, end)
     while dot >= 0:
-        if dot + 1 >= end or data[dot + 1] not in _DIGITS or dot < pos:
+        found = (
+            _candidate(data, dot, 0, end) if dot + 1 < end and data[dot + 1] in _DIGITS else None
+        )
+        if found is None:
             dot = find(b".", dot + 1, end)
             continue
-        tail = _musl_tail(data, dot, end)
-        if tail < 0:
-            dot = find(b".", dot + 1, end)
-            continue
-        first = dot
-        while first > 0 and dot - first < 3 and data[first - 1] in _DIGITS:
-            first -= 1
-        before = data[first - 1] if first > 0 else 0
-        glued = before in _WORDISH
-        if first == dot or (
-            glued and (before not in _LETTERS or dot - first != 1 or data[first] not in b"01")
+        first, nul, glued = found
+        yield first, data[first:nul], glued
+        dot = find(b".", nul + 1, end)
+
+
+class Span:
+    """One chunk of a file, ``[start, stop)``, whose bytes are read only where a search needs
+    them (``read(a, b)`` gives the file's bytes in [a, b)), a piece at a time; or all of it,
+    given as ``data``. ``data`` (at file offset ``lo``) may reach past the chunk."""
+
+    __slots__ = ("data", "lo", "read", "start", "stop")
+
+    def __init__(
+        self,
+        start: int,
+        stop: int,
+        read: Optional[Callable[[int, int], bytes]] = None,
+        data: bytes = b"",
+        lo: Optional[int] = None,
+    ) -> None:
+        self.start, self.stop, self.read = start, stop, read
+        self.lo = start if lo is None else lo  # the file offset of data[0]
+        self.data = data
+
+    def need(self, a: int, b: int) -> None:
+        """Have :attr:`data` cover [a, b), clipped to the chunk: the piece read last, or a new
+        one read for it."""
+        a, b = max(a, self.start), min(b, self.stop)
+        if self.read is not None and a < b and (a < self.lo or b > self.lo + len(self.data)):
+            self.data, self.lo = self.read(a, b), a
+
+
+#: How far past its first dot a candidate reaches (".ddd.ddd-", 64 suffix bytes, the NUL),
+#: and how far before it the checks look (the major's digits, the byte before them, and the
+#: dots of a longer string ending in the same NUL).
+_REACH = 80
+_BEFORE = 90
+#: The first ring of :class:`_Search` (as wide as the window around the usage text), doubled
+#: until it holds the answer.
+_RING = MUSL_NEAR
+#: How much a side of :class:`_Search` reads at a time (so it reads little past the answer).
+_BLOCK = 32 * 1024
+
+
+class _Search:
+    """The version-shaped string nearest to ``t`` in one chunk, among those with their first
+    dot in ``[p0, p1)`` and their NUL before ``p1`` (and, given ``skip``, no first dot in
+    it): what scanning the chunk with :func:`_musl_versions` and keeping the nearest would
+    give, found by looking outward from ``t`` in rings of doubling width. Each side stops at
+    its first string without glue (strings further out on that side are further away), the
+    other side then at the same distance. Each dot costs one ``find``/``rfind`` (memchr) and
+    one byte test; only a dot followed by a digit is looked at closer."""
+
+    __slots__ = ("best", "down", "glued", "p0", "p1", "span", "t", "up")
+
+    def __init__(
+        self, span: Span, t: int, p0: int, p1: int, skip: Optional[tuple[int, int]] = None
+    ) -> None:
+        self.span, self.t, self.p0, self.p1 = span, t, p0, p1
+        self.up = max(p0, t)  # the dots at and above this are still to look at, going up
+        self.down = min(p1 - 1, t)  # the dots below this, going down
+        if skip is not None:
+            if skip[0] <= self.up < skip[1]:
+                self.up = skip[1]
+            if skip[0] < self.down <= skip[1]:
+                self.down = skip[0]
+        self.best: Optional[tuple[int, int, bytes]] = None  # (distance, offset, text), no glue
+        self.glued: Optional[tuple[int, int, bytes]] = None
+
+    def run(self) -> Optional[tuple[bool, int, int, bytes]]:
+        """(glued, distance, file offset, text) of the nearest string, or None."""
+        t, ring = self.t, _RING
+        up, down = self.up < self.p1 - 1, self.down > self.p0
+        while up or down:
+            if up:
+                reach = ring if self.best is None else min(ring, self.best[0] + 3)
+                up = self._up(min(t + reach, self.p1 - 1))
+            if down:
+                reach = ring if self.best is None else min(ring, self.best[0] - 1)
+                down = self._down(max(t - reach, self.p0))
+            if self.best is not None:  # nothing further out can be nearer (or as near, lower)
+                up = up and self.up < t + self.best[0] + 3
+                down = down and self.down > t - self.best[0] + 1
+            ring *= 2
+        if self.best is not None:
+            return (False, *self.best)
+        return None if self.glued is None else (True, *self.glued)
+
+    def _up(self, limit: int) -> bool:
+        """Look at the dots in [up, limit), a block read at a time; False when this side is
+        done."""
+        span, digits = self.span, _DIGITS
+        while self.up < limit:
+            stop = min(limit, self.up + _BLOCK)
+            span.need(self.up - _BEFORE, stop + _REACH)
+            data, lo = span.data, span.lo
+            find, end = data.find, stop - lo
+            dot = find(46, self.up - lo, end)
+            while dot >= 0:
+                if (
+                    data[dot + 1] in digits
+                    and data[dot - 1] in digits
+                    and self._take(data, lo, dot)
+                ):
+                    self.up = lo + dot + 1
+                    return False
+                dot = find(46, dot + 1, end)
+            self.up = stop
+        return self.up < self.p1 - 1
+
+    def _down(self, limit: int) -> bool:
+        """Look at the dots in [limit, down) from the top, a block read at a time; False when
+        this side is done."""
+        span, digits = self.span, _DIGITS
+        while limit < self.down:
+            start = max(limit, self.down - _BLOCK)
+            span.need(start - _BEFORE, self.down + _REACH)
+            data, lo = span.data, span.lo
+            rfind, first = data.rfind, start - lo
+            dot = rfind(46, first, self.down - lo)
+            while dot >= 0:
+                if (
+                    data[dot + 1] in digits
+                    and data[dot - 1] in digits
+                    and self._take(data, lo, dot)
+                ):
+                    self.down = lo + dot
+                    return False
+                dot = rfind(46, first, dot)
+            self.down = start
+        return self.down > self.p0
+
+    def _take(self, data: bytes, lo: int, dot: int) -> bool:
+        """Keep the string at dot if it is one and nearer than those kept; True for one
+        without glue (which ends the search on its side)."""
+        floor, end = self.span.start - lo, min(self.p1 - lo, len(data))
+        found = _candidate(data, dot, floor, end)
+        if found is None:
+            return False
+        first, nul, glued = found
+        # A longer string ending in the same NUL would hold the byte before this one.
+        if (
+            first > floor
+            and data[first - 1] in _SUFFIX
+            and _suppressed(data, dot, nul, floor, self.p0 - lo, end)
         ):
-            pos = dot + 1
-        else:
-            yield first, data[first : tail - 1], glued
-            pos = tail
-        dot = find(b".", dot + 1, end)
+            return False
+        key = (abs(lo + first - self.t), lo + first, data[first:nul])
+        if glued:
+            if self.glued is None or key < self.glued:
+                self.glued = key
+            return False
+        if self.best is None or key < self.best:
+            self.best = key
+        return True
 
 
-def _nearest_musl_version(chunks: Chunks, marker_at: int, radius: int) -> Optional[Found]:
-    """The version-shaped string nearest to the usage text; a glued one only when there is no
-    other."""
-    best: Optional[tuple[bool, int, int, bytes]] = None
-    for offset, data in chunks:
-        lo, hi = marker_at - radius - offset, marker_at + radius - offset
-        for index, raw, glued in _musl_versions(data, lo, hi + 80):
-            key = (glued, abs(offset + index - marker_at), offset + index, raw)
-            if best is None or key[:2] < best[:2]:
-                best = key
+def _suppressed(data: bytes, dot: int, nul: int, floor: int, p0: int, end: int) -> bool:
+    """Whether a string with its first dot in [p0, dot) ends in the same NUL (the left-to-right
+    scan takes that one and resumes past the NUL)."""
+    find = data.find
+    other = find(46, max(p0, nul - _REACH, 0), dot)
+    while other >= 0:
+        if data[other + 1] in _DIGITS:
+            found = _candidate(data, other, floor, end)
+            if found is not None and found[1] == nul:
+                return True
+        other = find(46, other + 1, dot)
+    return False
+
+
+def nearest_musl_version(spans: list[Span], marker_at: int) -> Optional[Found]:
+    """The version-shaped string nearest to the usage text at ``marker_at`` in the chunks: the
+    nearest within :data:`MUSL_NEAR` of it if there is one (a glued one only when there is no
+    other), else the nearest anywhere. Ties go to the lower offset, then the earlier chunk."""
+    near: list[tuple[int, int]] = []
+    best = None
+    for span in spans:
+        p0, p1 = max(span.start, marker_at - MUSL_NEAR), min(span.stop, marker_at + MUSL_NEAR + 80)
+        near.append((p0, p1 - _REACH))
+        found = _Search(span, marker_at, p0, p1).run() if p0 < p1 else None
+        if found is not None and (best is None or found[:2] < best[:2]):
+            best = found
+    if best is None:  # no string in the window: then none has its first dot there (see skip)
+        for span, skip in zip(spans, near):
+            found = _Search(span, marker_at, span.start, span.stop, skip).run()
+            if found is not None and (best is None or found[:2] < best[:2]):
+                best = found
     if best is None:
         return None
     text = best[3].decode("ascii")
-    return Found(LibcVersion.parse(text), text, best[2])
+    major, minor, rest = text.split(".", 2)  # what LibcVersion.parse(text) gives, at less cost
+    return Found(
+        LibcVersion((int(major), int(minor), int(rest.split("-", 1)[0])), text), text, best[2]
+    )
 
 
 def find_musl_version(chunks: Chunks) -> Optional[Found]:
@@ -165,10 +357,24 @@ def find_musl_version(chunks: Chunks) -> Optional[Found]:
             break
     if marker_at is None:
         return None
-    near = _nearest_musl_version(chunks, marker_at, MUSL_NEAR)
-    if near is not None:
-        return near
-    return _nearest_musl_version(chunks, marker_at, 1 << 62)
+    return nearest_musl_version([Span(o, o + len(d), None, d) for o, d in chunks], marker_at)
+
+
+def last_musl_marker(
+    read: Callable[[int, int], bytes], start: int, stop: int, first: int = 32 * 1024
+) -> Optional[tuple[int, int, bytes]]:
+    """Where the last ``musl libc`` in the file's [start, stop) is, read from the end in
+    pieces of doubling size, with the bytes read from the piece holding it on (their offset,
+    the bytes: at least ``first`` of them past the marker, where the file has them)."""
+    later, size, end = b"", first, stop
+    while end > start:
+        lo = max(start, end - size)
+        piece = read(lo, min(stop, end + len(MUSL_MARKER) - 1))
+        at = piece.rfind(MUSL_MARKER)
+        if at >= 0:
+            return lo + at, lo, piece[: end - lo] + later if later else piece
+        later, size, end = piece, size * 2, lo
+    return None
 
 
 def glibc_version(text: str) -> LibcVersion:
