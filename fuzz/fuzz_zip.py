@@ -14,7 +14,7 @@ that loop, climb out, dangle or chain, FIFOs, deep directories). Then:
    ``iter_wheel_members(all_files=True)`` parses the ELF ones;
 2. ``libcprobe inspect --json --all`` of the wheel and the tree, and ``libcprobe check`` of the
    wheel (exit 0 or 1, nothing raised);
-3. ``detect(root=TREE)`` and ``resolve_in_root`` of a few paths in the tree.
+3. ``detect(root=TREE)`` and ``Root(TREE).resolve`` of a few paths in the tree.
 
 Any exception other than :class:`libcprobe.LibcprobeError` is a crash; the CLI must not raise.
 
@@ -372,7 +372,7 @@ def one_input(t: Targets, data: bytes) -> None:
     m["libcprobe"].clear_cache()
     for path in ("/usr/bin/python3", "/lib/ld-musl-x86_64.so.1", "/a/b/../x.whl", "/usr/a"):
         with contextlib.suppress(error):
-            m["libcprobe._rootfs"].resolve_in_root(str(t.tree), path)
+            m["libcprobe._rootfs"].Root(str(t.tree)).resolve(path)
     tree = m["libcprobe.audit._tree"]
     items = list(tree.iter_items([str(t.wheel), str(t.tree)], all_files=True, keep_elf=True))
     m["libcprobe.audit._wheel_summary"].summarize_wheel(str(t.wheel), items)

@@ -334,6 +334,28 @@ def test_check_against_a_root_uses_the_roots_libraries(tmp_path: Path) -> None:
     assert "2.31" in problems[0].have or "GLIBC_2.30" in problems[0].have
 
 
+def test_check_reads_a_roots_library_through_its_links_inside_the_root(tmp_path: Path) -> None:
+    """The root's libc.so.6 is an absolute link (to /opt/glibc/..., which means the root's
+    /opt, not the host's) behind a '..' chain that would leave the root: check finds it, and
+    reads its version definitions through the walk that found it."""
+    root = tmp_path / "root"
+    libdir = root / "lib" / "x86_64-linux-gnu"
+    libdir.mkdir(parents=True)
+    (root / "lib64").mkdir()
+    (root / "opt" / "glibc").mkdir(parents=True)
+    debian = FIXTURES / "debian" / "bullseye" / "amd64" / "libc6"
+    shutil.copy(debian / "libc-2.31.so", root / "opt" / "glibc" / "libc.so.6")
+    (root / "opt" / "hop").symlink_to("../../../../../../opt/glibc/libc.so.6")
+    (libdir / "libc.so.6").symlink_to("/opt/hop")
+    shutil.copy(debian / "ld-2.31.so", root / "lib64" / "ld-linux-x86-64.so.2")
+    from libcprobe.audit._check import _Resolver
+
+    resolver = _Resolver(target_from_info(detect(root=str(root))), set())
+    assert resolver.system_path("libc.so.6") == str(root / "opt" / "glibc" / "libc.so.6")
+    assert "GLIBC_2.30" in (resolver.definitions("libc.so.6") or ())
+    assert resolver.system_path("libm.so.6") is None and resolver.definitions("libm.so.6") is None
+
+
 def test_cpu_isa_level_from_cpuinfo(tmp_path: Path) -> None:
     v2 = "cx16 lahf_lm popcnt pni sse4_1 sse4_2 ssse3"
     v3 = v2 + " avx avx2 bmi1 bmi2 f16c fma abm movbe xsave"

@@ -22,7 +22,7 @@ import elfbuild
 import libcprobe
 from libcprobe import Family, RootError
 from libcprobe._program import MAX_SHEBANG_HOPS
-from libcprobe._rootfs import MAX_LD_SO_CONF_FILES, MAX_SYMLINK_HOPS, resolve_in_root
+from libcprobe._rootfs import MAX_LD_SO_CONF_FILES, MAX_SYMLINK_HOPS, Root
 from shared import hang_guard, musl_libc, musl_program
 
 
@@ -77,11 +77,11 @@ def _chain(directory: Path, length: int) -> str:
 def test_symlink_chain_bounds(tmp_path: Path) -> None:
     ok = tmp_path / "ok"
     ok.mkdir()
-    assert resolve_in_root(str(ok), "/" + _chain(ok, MAX_SYMLINK_HOPS)) == str(ok / "target")
+    assert Root(str(ok)).resolve("/" + _chain(ok, MAX_SYMLINK_HOPS)) == str(ok / "target")
     long = tmp_path / "long"
     long.mkdir()
     with hang_guard(5), pytest.raises(RootError, match="symbolic links"):
-        resolve_in_root(str(long), "/" + _chain(long, 50))
+        Root(str(long)).resolve("/" + _chain(long, 50))
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_symlink_loops_end_in_root_error(tmp_path: Path, links: dict[str, str]) 
             (tmp_path / "d").rmdir()
         (tmp_path / name).symlink_to(target)
     with hang_guard(5), pytest.raises(RootError):
-        resolve_in_root(str(tmp_path), "/a")
+        Root(str(tmp_path)).resolve("/a")
     # detect() on the loop: RootError for an explicit executable, skipped in a root scan.
     with pytest.raises(RootError):
         libcprobe.detect("/a", root=tmp_path)
@@ -205,7 +205,7 @@ def test_resolution_never_leaves_the_root(
         with contextlib.suppress(FileExistsError):
             (root / name).symlink_to(("/" if absolute else "") + target)
     try:
-        host = resolve_in_root(str(root), "/".join(path))
+        host = Root(str(root)).resolve("/".join(path))
     except RootError:
         return
     if os.path.exists(host):

@@ -17,7 +17,7 @@ import pytest
 import elfbuild
 import libcprobe
 from libcprobe import Family, FileAccessError, RootError
-from libcprobe._rootfs import MAX_SYMLINK_HOPS, Root, resolve_in_root
+from libcprobe._rootfs import MAX_SYMLINK_HOPS, Root
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DETECTIONS = int(os.environ.get("LIBCPROBE_RACE_DETECTIONS", "10000"))
@@ -145,7 +145,7 @@ def test_the_old_resolve_then_open_would_have_escaped(tmp_path: Path) -> None:
     """The same swap between a resolve and an open by name (what libcprobe did before) does
     reach outside the root: the test above tests something."""
     root, outside = _setup(tmp_path)
-    host = resolve_in_root(str(root), "/lib/ld-musl-x86_64.so.1")
+    host = Root(str(root)).resolve("/lib/ld-musl-x86_64.so.1")
     os.rename(root / "real", root / "real.dir")
     (root / "real").symlink_to(outside)
     with open(host, "rb") as f:

@@ -16,9 +16,8 @@ symbolic links followed by the kernel (``/proc/self/exe`` stays the running prog
 deleted). Detection takes one of the two and passes it down: every path it holds is a path
 as the program sees it, which the root resolves and opens.
 
-The module functions (:func:`resolve_in_root`, :func:`exists_in_root`, :func:`glob_in_root`,
-:func:`library_dirs`, :func:`read_in_root`) take ``root`` as a string (or None for the host),
-for callers that hold a root as text.
+The audit side's ``check`` makes its own Root of a target's root and reads the target's
+libraries through it the same way.
 """
 
 from __future__ import annotations
@@ -43,11 +42,6 @@ __all__ = [
     "MAX_PATH_DEPTH",
     "MAX_SYMLINK_HOPS",
     "Root",
-    "exists_in_root",
-    "glob_in_root",
-    "library_dirs",
-    "read_in_root",
-    "resolve_in_root",
 ]
 
 #: Symbolic links followed while resolving one path (Linux's own limit is 40).
@@ -452,44 +446,3 @@ def _names(directory: Union[int, str], limit: Optional[int]) -> list[str]:
         return names
     except OSError:
         return []
-
-
-# -- the functions of a root given as a string (None: the host) -------------------------------
-
-
-def _root(root: Optional[str]) -> Root:
-    return HOST if root is None else Root(root)
-
-
-def resolve_in_root(root: str, path: str) -> str:
-    """The host path of ``path`` (as seen inside ``root``), symlinks resolved inside ``root``.
-
-    The result always lies inside ``root``. A component that does not exist ends the walk;
-    the rest is appended unresolved (opening it then fails with a clear error)."""
-    return Root(root).resolve(path)
-
-
-def exists_in_root(root: Optional[str], path: str) -> Optional[str]:
-    """The host path of ``path`` when it resolves to a regular file, else None. Without a
-    root, the path itself (symlinks followed by the OS)."""
-    r = _root(root)
-    try:
-        return r.resolve(path) if r.is_file(path) else None
-    except RootError:
-        return None
-
-
-def read_in_root(root: Optional[str], path: str, limit: int) -> Optional[bytes]:
-    """At most ``limit`` bytes of the regular file ``path`` as seen inside ``root`` (the host
-    when None); None when it cannot be read."""
-    return _root(root).read(path, limit)
-
-
-def library_dirs(root: Optional[str]) -> list[str]:
-    """:meth:`Root.library_dirs` of ``root`` (the host when None)."""
-    return _root(root).library_dirs()
-
-
-def glob_in_root(root: Optional[str], pattern: str) -> list[str]:
-    """:meth:`Root.glob` of ``root`` (the host when None)."""
-    return _root(root).glob(pattern)

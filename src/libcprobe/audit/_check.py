@@ -21,10 +21,10 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple, Optional
 
 from .._classify import family_of_loader_name
-from .._elf import ELFFile, open_elf
-from .._errors import LibcprobeError
+from .._elf import ELFFile
+from .._errors import LibcprobeError, RootError
 from .._model import Family, LibcInfo
-from .._rootfs import exists_in_root, library_dirs
+from .._rootfs import HOST, Root
 from ._audit import MUSL_BUILTIN, Bundle, causes, origin_resolves
 from ._inspect import FileReport, highest_per_namespace
 from ._policy import Policy, isa_covers, isa_from_flags, policy_named
@@ -118,7 +118,9 @@ class _Resolver:
     def __init__(self, target: Target, members: set[str]) -> None:
         self.target = target
         self.members = members
-        self._cache: dict[str, Optional[str]] = {}
+        #: The target's files: its root (descriptor-based walks, never outside it), or the host.
+        self.root: Root = HOST if target.root is None else Root(target.root)
+        self._cache: dict[str, Optional[tuple[str, str]]] = {}  # name -> (inside, host path)
         self._defs: dict[str, Optional[frozenset[str]]] = {}
         self._dirs: Optional[list[str]] = None
 
@@ -127,16 +129,14 @@ class _Resolver:
             if self.target.family is Family.MUSL:
                 self._dirs = self._musl_dirs()
             else:
-                self._dirs = library_dirs(self.target.root)
+                self._dirs = self.root.library_dirs()
         return self._dirs
 
     def _musl_dirs(self) -> list[str]:
         # musl reads /etc/ld-musl-<arch>.path (one directory per line or colon-separated).
-        from .._rootfs import glob_in_root, read_in_root
-
         dirs: list[str] = []
-        for conf in glob_in_root(self.target.root, "/etc/ld-musl-*.path")[:1]:
-            data = read_in_root(self.target.root, conf, 65536)
+        for conf in self.root.glob("/etc/ld-musl-*.path")[:1]:
+            data = self.root.read(conf, 65536)
             if data is not None:
                 text = data.decode("utf-8", "replace")
                 dirs.extend(d for d in re.split(r"[:\n]", text) if d.startswith("/"))
@@ -152,29 +152,40 @@ class _Resolver:
             return name in self.target.assumed
         return self.system_path(name) is not None
 
+    def is_file(self, path: str) -> bool:
+        """Whether ``path`` (inside the target's root) is a regular file."""
+        return self.root.is_file(path)
+
+    def _located(self, name: str) -> Optional[tuple[str, str]]:
+        """(path inside the root, host path) of the library ``name`` in the target's library
+        directories, or None."""
+        if name not in self._cache:
+            found = None
+            for d in self.system_dirs():
+                inside = f"{d.rstrip('/')}/{name}"
+                if self.root.is_file(inside):
+                    try:
+                        found = (inside, self.root.resolve(inside))
+                    except RootError:
+                        continue
+                    break
+            self._cache[name] = found
+        return self._cache[name]
+
     def system_path(self, name: str) -> Optional[str]:
         """The host path of the library ``name`` in the target's library directories."""
-        if name not in self._cache:
-            self._cache[name] = next(
-                (
-                    host
-                    for d in self.system_dirs()
-                    for host in [exists_in_root(self.target.root, f"{d.rstrip('/')}/{name}")]
-                    if host is not None
-                ),
-                None,
-            )
-        return self._cache[name]
+        located = self._located(name)
+        return located[1] if located is not None else None
 
     def definitions(self, name: str) -> Optional[frozenset[str]]:
         """The version names the target's library ``name`` defines (None: not found, or it
         defines none)."""
         if name not in self._defs:
-            host = self.system_path(name)
+            located = self._located(name)
             found: Optional[frozenset[str]] = None
-            if host is not None:
-                try:
-                    with open_elf(host) as elf:
+            if located is not None:
+                try:  # opened through the root's walk: what was found is what is read
+                    with self.root.open_elf(located[0]) as elf:
                         found = frozenset(elf.version_definitions) or None
                 except LibcprobeError:
                     found = None
@@ -187,8 +198,7 @@ class _Resolver:
 
     def absolute_rpath(self, elf: ELFFile, name: str) -> bool:
         return any(
-            entry.startswith("/")
-            and exists_in_root(self.target.root, f"{entry.rstrip('/')}/{name}") is not None
+            entry.startswith("/") and self.root.is_file(f"{entry.rstrip('/')}/{name}")
             for entry in (elf.runpath or elf.rpath)
         )
 
@@ -287,7 +297,7 @@ def _needed_problems(report: FileReport, elf: ELFFile, context: _Context) -> lis
     problems = []
     for name in elf.needed:
         if "/" in name:
-            found = exists_in_root(target.root, name) is not None
+            found = resolver.is_file(name)
         else:
             found = (
                 resolver.in_tree(report.path, elf, name)
