@@ -272,7 +272,8 @@ def cmd_muslver(
     from libcprobe._libc_strings import find_musl_version
 
     def from_bytes() -> Optional[str]:
-        with open_elf(loader) as elf:
+        # As detect() reads a loader (a root's open_elf is lazy: no version tables, no notes).
+        with open_elf(loader, lazy=True) as elf:
             found = classify(elf, scan=True).libc_version
         return str(found.version) if found is not None else None
 
