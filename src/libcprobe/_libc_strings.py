@@ -56,6 +56,7 @@ _DIGITS = frozenset(b"0123456789")
 _SUFFIX_FIRST = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _SUFFIX = _SUFFIX_FIRST | frozenset(b".+_-")
 _SUFFIX_BYTES = bytes(sorted(_SUFFIX))
+_MINOR = _DIGITS | {0x2E}  # what follows the first digit of the minor version
 _LETTERS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 _WORDISH = _LETTERS | frozenset(b"0123456789._-")
 #: How far from the usage text the version is looked for first. In Debian's musl 1.2.2-1.2.5 it
@@ -90,25 +91,6 @@ def _digit_run(data: bytes, pos: int, end: int, most: int) -> int:
     return stop if stop > pos else -1
 
 
-def _musl_nul(data: bytes, dot: int, end: int) -> int:
-    """Where the NUL of ".<minor>.<patch>[-<suffix>]\\0" at dot is (before end), or -1: the
-    first NUL after the dot, the text up to it checked with bytes methods."""
-    nul = data.find(0, dot + 1, min(end, dot + _REACH))
-    if nul < 0:
-        return -1
-    minor, dot2, rest = data[dot + 1 : nul].partition(b".")
-    patch, dash, suffix = rest.partition(b"-")
-    if not (dot2 and 0 < len(minor) <= 3 and 0 < len(patch) <= 3):
-        return -1
-    if not (minor.isdigit() and patch.isdigit()):
-        return -1
-    if dash and not (suffix[:1].isalnum() and len(suffix) <= 64):
-        return -1
-    if dash and suffix.translate(None, _SUFFIX_BYTES):
-        return -1
-    return nul
-
-
 def _candidate(data: bytes, dot: int, floor: int, end: int) -> Optional[tuple[int, int, bool]]:
     """(first, nul, glued) of the version-shaped string whose first dot is at ``dot``, when the
     rule below accepts it: ``data[first:nul]`` is the text, ``data[nul]`` its NUL. ``floor`` is
@@ -119,8 +101,20 @@ def _candidate(data: bytes, dot: int, floor: int, end: int) -> Optional[tuple[in
     ``1.2.5``): a *glued* candidate follows a letter directly. It is accepted only with
     musl's own major version, 0 or 1, as one digit; after a digit, ``.``, ``_`` or ``-``
     (``LINUX_2.6.39``, ``GLIBC_2.17``, the tail of a longer number) nothing is accepted."""
-    nul = _musl_nul(data, dot, end)
+    # ".<minor>.<patch>[-<suffix>]\0" from the dot: up to the first NUL, checked with bytes
+    # methods.
+    nul = data.find(0, dot + 1, min(end, dot + _REACH))
     if nul < 0:
+        return None
+    minor, dot2, rest = data[dot + 1 : nul].partition(b".")
+    patch, dash, suffix = rest.partition(b"-")
+    if not (dot2 and 0 < len(minor) <= 3 and 0 < len(patch) <= 3) or not (
+        minor.isdigit() and patch.isdigit()
+    ):
+        return None
+    if dash and (
+        not suffix[:1].isalnum() or len(suffix) > 64 or suffix.translate(None, _SUFFIX_BYTES)
+    ):
         return None
     head = data[max(floor, dot - 3, 0) : dot]
     first = dot - len(head) + len(head.rstrip(b"0123456789"))  # the major: 1 to 3 digits
@@ -199,16 +193,17 @@ class _Search:
     give, found by looking outward from ``t`` in rings of doubling width. Each side stops at
     its first string without glue (strings further out on that side are further away), the
     other side then at the same distance. Each dot costs one ``find``/``rfind`` (memchr) and
-    one byte test; only a dot followed by a digit is looked at closer."""
+    one byte test; only a dot between two digits is looked at closer."""
 
-    __slots__ = ("best", "down", "glued", "p0", "p1", "span", "t", "up")
+    __slots__ = ("best", "down", "glued", "p0", "p1", "span", "t", "top", "up")
 
     def __init__(
         self, span: Span, t: int, p0: int, p1: int, skip: Optional[tuple[int, int]] = None
     ) -> None:
         self.span, self.t, self.p0, self.p1 = span, t, p0, p1
+        self.top = p1 - 4  # the first dot of ".1.2\0" lies 4 bytes before its NUL at least
         self.up = max(p0, t)  # the dots at and above this are still to look at, going up
-        self.down = min(p1 - 1, t)  # the dots below this, going down
+        self.down = min(self.top, t)  # the dots below this, going down
         if skip is not None:
             if skip[0] <= self.up < skip[1]:
                 self.up = skip[1]
@@ -220,11 +215,11 @@ class _Search:
     def run(self) -> Optional[tuple[bool, int, int, bytes]]:
         """(glued, distance, file offset, text) of the nearest string, or None."""
         t, ring = self.t, _RING
-        up, down = self.up < self.p1 - 1, self.down > self.p0
+        up, down = self.up < self.top, self.down > self.p0
         while up or down:
             if up:
                 reach = ring if self.best is None else min(ring, self.best[0] + 3)
-                up = self._up(min(t + reach, self.p1 - 1))
+                up = self._up(min(t + reach, self.top))
             if down:
                 reach = ring if self.best is None else min(ring, self.best[0] - 1)
                 down = self._down(max(t - reach, self.p0))
@@ -239,7 +234,7 @@ class _Search:
     def _up(self, limit: int) -> bool:
         """Look at the dots in [up, limit), a block read at a time; False when this side is
         done."""
-        span, digits = self.span, _DIGITS
+        span, digits, minor = self.span, _DIGITS, _MINOR
         while self.up < limit:
             stop = min(limit, self.up + _BLOCK)
             span.need(self.up - _BEFORE, stop + _REACH)
@@ -250,18 +245,19 @@ class _Search:
                 if (
                     data[dot + 1] in digits
                     and data[dot - 1] in digits
+                    and data[dot + 2] in minor
                     and self._take(data, lo, dot)
                 ):
                     self.up = lo + dot + 1
                     return False
                 dot = find(46, dot + 1, end)
             self.up = stop
-        return self.up < self.p1 - 1
+        return self.up < self.top
 
     def _down(self, limit: int) -> bool:
         """Look at the dots in [limit, down) from the top, a block read at a time; False when
         this side is done."""
-        span, digits = self.span, _DIGITS
+        span, digits, minor = self.span, _DIGITS, _MINOR
         while limit < self.down:
             start = max(limit, self.down - _BLOCK)
             span.need(start - _BEFORE, self.down + _REACH)
@@ -272,6 +268,7 @@ class _Search:
                 if (
                     data[dot + 1] in digits
                     and data[dot - 1] in digits
+                    and data[dot + 2] in minor
                     and self._take(data, lo, dot)
                 ):
                     self.down = lo + dot
