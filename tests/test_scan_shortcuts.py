@@ -18,7 +18,7 @@ from libcprobe import inspect
 from libcprobe._classify import classify
 from libcprobe._elf import ByteSource, open_elf, read_elf, read_elf_source, readonly_section
 from libcprobe._libc_strings import Found, find_glibc_banner, find_last_glibc_banner
-from libcprobe.audit._symbols import imports_in
+from libcprobe.audit._symbols import imports_in, names_in_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GLIBCS = sorted(
@@ -190,6 +190,19 @@ def test_imports_in_matches_the_loop_over_every_symbol(elf_class: int, little: b
         wanted = {n for n in names if n + b"\0" in strtab}  # as _imported filters them
         expected = _reference(symtab, strtab, elf_class, little, wanted, use)
         assert imports_in(symtab, strtab, elf_class, little, wanted, use) == expected
+
+
+def test_names_in_table_is_a_search_per_name() -> None:
+    rng = random.Random(41)
+    pieces = [b"zcalloc", b"my_zcalloc", b"calloc", b"lloc", b"oc", b"x", b"", b"crc32_z", b"z"]
+    for _ in range(5000):
+        strtab = b"\0".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        if rng.random() < 0.7:
+            strtab += b"\0"
+        names = frozenset(rng.sample(pieces, rng.randint(0, len(pieces))))
+        for many in (names, names | {b"pad%d" % i for i in range(9)}):  # both strategies
+            expected = {n for n in many if n + b"\0" in strtab}
+            assert names_in_table(many, strtab) == expected, (strtab, many)
 
 
 # -- tables read in one piece ----------------------------------------------------------------

@@ -113,8 +113,14 @@ def version_facts(
     needs: Sequence[VersionNeed],
 ) -> tuple[tuple[tuple[str, tuple[str, ...]], ...], tuple[tuple[str, str], ...]]:
     """``symbol_versions`` and ``requires`` (see :class:`FileReport`) of version needs."""
-    listed = tuple((need.file, tuple(sorted(set(need.names), key=_name_key))) for need in needs)
-    return listed, highest_per_namespace((lib, name) for lib, names in listed for name in names)
+    listed = []
+    for need in needs:
+        names = set(need.names)
+        info = _known(names)
+        listed.append((need.file, tuple(sorted(names, key=info.__getitem__))))
+    return tuple(listed), highest_per_namespace(
+        (lib, name) for lib, names in listed for name in names
+    )
 
 
 def highest_per_namespace(needs: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -122,7 +128,7 @@ def highest_per_namespace(needs: Iterable[tuple[str, str]]) -> tuple[tuple[str, 
     namespace counted only from the library that owns it; sorted by namespace."""
     best: dict[str, tuple[tuple[int, ...], str]] = {}
     for lib, name in needs:
-        namespace, version, key = _parsed(name)
+        namespace, _order, _name, version, key = _INFO.get(name) or _info(name)
         if key is None or not owns(namespace, lib):
             continue
         if namespace not in best or key > best[namespace][0]:
@@ -130,26 +136,34 @@ def highest_per_namespace(needs: Iterable[tuple[str, str]]) -> tuple[tuple[str, 
     return tuple((ns, best[ns][1]) for ns in sorted(best))
 
 
-def _name_key(name: str) -> tuple[str, tuple[int, ...], str]:
-    namespace, _version, key = _parsed(name)
-    return namespace, key or (1 << 62,), name
+# What a version name says: (namespace, its version's key for sorting (numbers first, then
+# the names that are not numbers), the name, the version, version_key(version)). The first
+# three order ``symbol_versions``: by namespace, then number, then name.
+_Info = tuple[str, tuple[int, ...], str, str, Optional[tuple[int, ...]]]
+
+#: Version names seen: the same few hundred (``GLIBC_2.2.5``, ``GLIBCXX_3.4``) recur in every
+#: file. At most _MAX_KNOWN are kept.
+_INFO: dict[str, _Info] = {}
+_MAX_KNOWN = 4096
 
 
-#: Version names seen, parsed: the same few hundred (``GLIBC_2.2.5``, ``GLIBCXX_3.4``) recur in
-#: every file. At most _MAX_PARSED are kept.
-_PARSED: dict[str, tuple[str, str, Optional[tuple[int, ...]]]] = {}
-_MAX_PARSED = 4096
-
-
-def _parsed(name: str) -> tuple[str, str, Optional[tuple[int, ...]]]:
-    """``namespace_of(name)`` and the :func:`version_key` of its version."""
-    found = _PARSED.get(name)
-    if found is None:
-        namespace, version = namespace_of(name)
-        found = (namespace, version, version_key(version))
-        if len(_PARSED) < _MAX_PARSED:
-            _PARSED[name] = found
+def _info(name: str) -> _Info:
+    namespace, version = namespace_of(name)
+    key = version_key(version)
+    found = (namespace, key or (1 << 62,), name, version, key)
+    if len(_INFO) < _MAX_KNOWN:
+        _INFO[name] = found
     return found
+
+
+def _known(names: set[str]) -> dict[str, _Info]:
+    """:data:`_INFO` holding every name of ``names`` (a dict of their own once it is full)."""
+    for name in names:
+        if name not in _INFO:
+            if len(_INFO) >= _MAX_KNOWN:
+                return {n: _INFO.get(n) or _info(n) for n in names}
+            _info(name)
+    return _INFO
 
 
 def _policy_symbols(elf: ELFFile) -> tuple[str, ...]:

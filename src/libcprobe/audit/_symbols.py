@@ -24,7 +24,7 @@ from typing import Optional
 from .._elf import ELFFile
 from .._errors import LibcprobeError
 
-__all__ = ["MAX_SYMBOLS", "imported_symbols", "isa_level"]
+__all__ = ["MAX_SYMBOLS", "imported_symbols", "imports_in", "isa_level", "names_in_table"]
 
 NT_GNU_PROPERTY_TYPE_0 = 5
 GNU_PROPERTY_X86_ISA_1_NEEDED = 0xC0008002
@@ -117,9 +117,7 @@ def _imported(
     strtab = _table(elf, dyn[DT_STRTAB], min(dyn.get(DT_STRSZ, _MAX_STRTAB), _MAX_STRTAB))
     if strtab is None:
         return ()
-    # A name in the string table ends with a NUL (linkers share tails, so it may start
-    # inside a longer name): look for "name\0" before reading any symbol.
-    wanted = {n for n in names if n + b"\0" in strtab}
+    wanted = names_in_table(names, strtab)
     if not wanted and (pattern is None or pattern.search(strtab) is None):
         return ()
     count = _symbol_count(elf, dyn)
@@ -132,6 +130,27 @@ def _imported(
     return tuple(
         sorted(imports_in(symtab, strtab, elf.elf_class, elf.little_endian, wanted, pattern))
     )
+
+
+#: Past this many names, names_in_table first rules most of them out by their last bytes.
+_FEW_NAMES = 8
+_TAIL = 6
+
+
+def names_in_table(names: frozenset[bytes], strtab: bytes) -> set[bytes]:
+    """The ``names`` a string table holds: followed by a NUL, at a string's start or inside
+    a longer one (linkers share tails). Checked before any symbol is read: one search of the
+    table per name, or for many names (a library's blacklist: libz's has 41), one split of it
+    and a search only for a name some string ends as, or whole strings are."""
+    if len(names) <= _FEW_NAMES:
+        return {n for n in names if n + b"\0" in strtab}
+    strings = strtab.split(b"\0")[:-1]  # the last piece has no NUL after it
+    found = set(names.intersection(strings))
+    tails = {t[-_TAIL:] for t in strings}
+    for name in names - found:
+        if (len(name) < _TAIL or name[-_TAIL:] in tails) and name + b"\0" in strtab:
+            found.add(name)
+    return found
 
 
 def imports_in(
