@@ -440,7 +440,8 @@ def _glibc_banner(elf: ELFFile) -> Optional[Found]:
     # (or no banner there): the read-only segments, the non-code ones first (.rodata has a
     # segment of its own in current links), the code too only when the banner is not in them.
     rodata = readonly_section(elf, b".rodata")
-    found = _last_banner(elf, *rodata) if rodata is not None else None
+    small = rodata is not None and rodata[1] - rodata[0] <= _RODATA_MAX
+    found = _last_banner(elf, *rodata) if rodata is not None and small else None
     if found is not None:
         return found
     return find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(
@@ -448,8 +449,10 @@ def _glibc_banner(elf: ELFFile) -> Optional[Found]:
     )
 
 
-#: How much of the end of .rodata is searched first for glibc's banner.
+#: How much of the end of .rodata is searched first for glibc's banner; a .rodata larger than
+#: _RODATA_MAX (glibc's is 150-250 KiB) is left to the segment scan and its read cap.
 _BANNER_TAIL = 64 * 1024
+_RODATA_MAX = 1024 * 1024
 
 
 def _last_banner(elf: ELFFile, start: int, end: int) -> Optional[Found]:

@@ -132,9 +132,11 @@ def _imported(
     )
 
 
-#: Past this many names, names_in_table first rules most of them out by their last bytes.
+#: Past this many names, names_in_table first rules most of them out by their last bytes
+#: (in a table of at most _SPLIT_MAX bytes: splitting a larger one costs more memory).
 _FEW_NAMES = 8
 _TAIL = 6
+_SPLIT_MAX = 256 * 1024
 
 
 def names_in_table(names: frozenset[bytes], strtab: bytes) -> set[bytes]:
@@ -142,7 +144,7 @@ def names_in_table(names: frozenset[bytes], strtab: bytes) -> set[bytes]:
     a longer one (linkers share tails). Checked before any symbol is read: one search of the
     table per name, or for many names (a library's blacklist: libz's has 41), one split of it
     and a search only for a name some string ends as, or whole strings are."""
-    if len(names) <= _FEW_NAMES:
+    if len(names) <= _FEW_NAMES or len(strtab) > _SPLIT_MAX:
         return {n for n in names if n + b"\0" in strtab}
     strings = strtab.split(b"\0")[:-1]  # the last piece has no NUL after it
     found = set(names.intersection(strings))
@@ -201,10 +203,10 @@ def _entries_named(
     while at >= 0:
         key = u32.pack(at)
         hit = symtab.find(key)
-        while hit >= 0:
+        while hit >= 0:  # at most one step per entry: a hit inside one skips to the next
             if hit % entsize == 0:
                 yield hit // entsize
-            hit = symtab.find(key, hit + 1)
+            hit = symtab.find(key, (hit // entsize + 1) * entsize)
         at = strtab.find(wanted, at + 1)
 
 
