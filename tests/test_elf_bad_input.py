@@ -403,3 +403,30 @@ def test_lazy_and_eager_reads_agree_on_real_files() -> None:
                 eager.flags_1,
             )
     assert seen > 50
+
+
+@given(
+    st.sampled_from(VARIANTS),
+    st.lists(
+        st.tuples(
+            st.sampled_from([0, 1, 5, 10, 0x100, 0x1000000, 0x6FFFFE00, 0x6FFFFFFB, 2**31]),
+            st.integers(0, 2**32 - 1),
+        ),
+        max_size=12,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_dt_null_search_matches_the_entry_loop(
+    variant: tuple[int, bool], entries: list[tuple[int, int]]
+) -> None:
+    """The strided search for the first DT_NULL finds what a loop over the entries finds,
+    whatever the tags' other bytes are."""
+    elf_class, little = variant
+    elf = read_elf(elfbuild.build(elfbuild.Spec(elf_class=elf_class, little=little)).data)
+    fmt = ("<" if little else ">") + ("qQ" if elf_class == 64 else "iI")
+    size = struct.calcsize(fmt)
+    raw = b"".join(struct.pack(fmt, tag if elf_class == 64 else tag & 0x7FFFFFFF, value)
+                   for tag, value in entries)  # fmt: skip
+    expected = next((i * size for i, (tag, _) in enumerate(struct.iter_unpack(fmt, raw))
+                     if tag == 0), -1)  # fmt: skip
+    assert elf._dt_null(raw) == expected

@@ -321,7 +321,6 @@ class ELFFile:
     flags: int
     entry: int
     file_size: int
-    program_headers: tuple[ProgramHeader, ...]
     interpreter: Optional[str]
     needed: tuple[str, ...]
     soname: Optional[str]
@@ -389,11 +388,11 @@ class ELFFile:
         if self._notes is not None:
             return any(note.name == name for note in self._notes)
         key = name.encode("utf-8", "surrogateescape")
-        for ph in self.program_headers:
-            if ph.type == PT_NOTE and ph.filesz:
-                if ph.filesz > MAX_NOTE_SEGMENT:
+        for p_type, _flags, offset, _vaddr, filesz, _memsz, _align in self._phdrs:
+            if p_type == PT_NOTE and filesz:
+                if filesz > MAX_NOTE_SEGMENT:
                     return True  # the parse says what is wrong with it
-                if key in self._data.read(ph.offset, ph.filesz, "PT_NOTE"):
+                if key in self._data.read(offset, filesz, "PT_NOTE"):
                     return True
         return False
 
@@ -452,13 +451,13 @@ class ELFFile:
         where string constants live. ``code=False`` leaves out executable segments (modern
         linkers put .rodata in a segment of its own)."""
         ranges = []
-        for ph in self.program_headers:
-            if ph.type != PT_LOAD or not ph.flags & PF_R or ph.flags & PF_W or not ph.filesz:
+        for p_type, flags, offset, _vaddr, filesz, _memsz, _align in self._phdrs:
+            if p_type != PT_LOAD or not flags & PF_R or flags & PF_W or not filesz:
                 continue
-            if not code and ph.flags & PF_X:
+            if not code and flags & PF_X:
                 continue
-            start = min(ph.offset, self.file_size)
-            end = min(ph.offset + ph.filesz, self.file_size)
+            start = min(offset, self.file_size)
+            end = min(offset + filesz, self.file_size)
             if end > start:
                 ranges.append((start, end - start))
         return ranges
@@ -563,25 +562,33 @@ class ELFFile:
         return int(sh_info)
 
     def _parse_program_headers(self, data: _Data) -> None:
+        # Plain tuples in ProgramHeader's field order (type, flags, offset, vaddr, filesz,
+        # memsz, align), which the reader unpacks; the records are made on first use of
+        # program_headers.
+        self._program_headers: Optional[tuple[ProgramHeader, ...]] = None
         if self._phnum == 0:
-            self.program_headers = ()
+            self._phdrs: list[tuple[int, int, int, int, int, int, int]] = []
             return
         table = data.read(self._phoff, self._phnum * self._phentsize, "program header table")
         rows = self._layout.phdr.iter_unpack(table)
-        make = ProgramHeader._make
         if self.elf_class == 64:  # already in ProgramHeader's order
-            self.program_headers = tuple(map(make, rows))
+            self._phdrs = list(rows)
         else:
-            self.program_headers = tuple(
-                [make((t, f, o, v, fs, ms, a)) for t, o, v, fs, ms, f, a in rows]
-            )
+            self._phdrs = [(t, f, o, v, fs, ms, a) for t, o, v, fs, ms, f, a in rows]
 
-    def _segment(self, p_type: int) -> Optional[ProgramHeader]:
-        # The gABI allows at most one PT_INTERP and one PT_DYNAMIC; like the kernel and ld.so
-        # we take the first.
-        for ph in self.program_headers:
-            if ph.type == p_type:
-                return ph
+    @property
+    def program_headers(self) -> tuple[ProgramHeader, ...]:
+        """The program header table."""
+        if self._program_headers is None:
+            self._program_headers = tuple(map(ProgramHeader._make, self._phdrs))
+        return self._program_headers
+
+    def _segment(self, p_type: int) -> Optional[tuple[int, int]]:
+        """(p_offset, p_filesz) of the first segment of a type. The gABI allows at most one
+        PT_INTERP and one PT_DYNAMIC; like the kernel and ld.so we take the first."""
+        for ph in self._phdrs:
+            if ph[0] == p_type:
+                return ph[2], ph[4]
         return None
 
     def _check_loadable(self, data: _Data) -> None:
@@ -596,18 +603,18 @@ class ELFFile:
         if size == 0 or size > _KERNEL_MAX_PHDRS:
             _refuse(data, f"its program header table is {size} bytes (must be 1-65536)")
         limit = 1 << self.elf_class
-        for ph in self.program_headers:
-            if ph.type == PT_INTERP:
-                if not 2 <= ph.filesz <= MAX_STRING:
-                    _refuse(data, f"PT_INTERP is {ph.filesz} bytes (must be 2-{MAX_STRING})")
-                last = data.read(ph.offset + ph.filesz - 1, 1, "PT_INTERP")
+        for p_type, _flags, offset, vaddr, filesz, memsz, _align in self._phdrs:
+            if p_type == PT_INTERP:
+                if not 2 <= filesz <= MAX_STRING:
+                    _refuse(data, f"PT_INTERP is {filesz} bytes (must be 2-{MAX_STRING})")
+                last = data.read(offset + filesz - 1, 1, "PT_INTERP")
                 if last != b"\0":
                     _refuse(data, "PT_INTERP is not NUL-terminated")
-            elif ph.type == PT_LOAD:
-                if ph.filesz > ph.memsz:
-                    _refuse(data, f"a PT_LOAD has p_filesz {ph.filesz:#x} > p_memsz {ph.memsz:#x}")
-                if ph.vaddr + ph.memsz > limit:
-                    _refuse(data, f"a PT_LOAD ends past the address space ({ph.vaddr:#x})")
+            elif p_type == PT_LOAD:
+                if filesz > memsz:
+                    _refuse(data, f"a PT_LOAD has p_filesz {filesz:#x} > p_memsz {memsz:#x}")
+                if vaddr + memsz > limit:
+                    _refuse(data, f"a PT_LOAD ends past the address space ({vaddr:#x})")
 
     def _arm_cpu_arch(self, data: _Data) -> Optional[int]:
         """``Tag_CPU_arch`` from the ``.ARM.attributes`` section (ARM IHI 0045, "Build
@@ -633,22 +640,23 @@ class ELFFile:
         return None
 
     def _parse_interpreter(self, data: _Data) -> None:
-        ph = self._segment(PT_INTERP)
-        if ph is None:
+        segment = self._segment(PT_INTERP)
+        if segment is None:
             self.interpreter = None
             return
-        if ph.filesz > MAX_STRING:
-            raise CorruptELFError(f"PT_INTERP is {ph.filesz} bytes long", data.name)
-        raw = data.read(ph.offset, ph.filesz, "PT_INTERP")
+        offset, filesz = segment
+        if filesz > MAX_STRING:
+            raise CorruptELFError(f"PT_INTERP is {filesz} bytes long", data.name)
+        raw = data.read(offset, filesz, "PT_INTERP")
         self.interpreter = _decode(raw.split(b"\0", 1)[0])
 
     def vaddr_to_offset(self, vaddr: int) -> Optional[tuple[int, int]]:
         """File offset of a virtual address and the file bytes left in its ``PT_LOAD``
         segment from there, or None when no segment maps it from the file."""
-        for ph in self.program_headers:
-            if ph.type == PT_LOAD and ph.vaddr <= vaddr < ph.vaddr + ph.filesz:
-                delta = vaddr - ph.vaddr
-                return ph.offset + delta, ph.filesz - delta
+        for p_type, _flags, offset, start, filesz, _memsz, _align in self._phdrs:
+            if p_type == PT_LOAD and start <= vaddr < start + filesz:
+                delta = vaddr - start
+                return offset + delta, filesz - delta
         return None
 
     def _parse_dynamic(self, data: _Data) -> None:
@@ -661,23 +669,19 @@ class ELFFile:
         self._first: dict[int, int] = {}  # the first entry of each tag
         self._strtab = (0, 0)  # (offset, size) of the dynamic string table
         self._strings: Optional[bytes] = None  # its bytes, once read (see _string)
-        ph = self._segment(PT_DYNAMIC)
-        if ph is None or ph.filesz == 0:
+        segment = self._segment(PT_DYNAMIC)
+        if segment is None or segment[1] == 0:
             return
+        offset, filesz = segment
         size = self._dynsize
-        count = min(ph.filesz // size, MAX_DYNAMIC_ENTRIES)
-        raw = data.read(ph.offset, count * size, "PT_DYNAMIC")
-        entries: list[tuple[int, int]] = []
-        append = entries.append
-        for pair in self._layout.dyn.iter_unpack(raw):
-            if pair[0] == DT_NULL:
-                break
-            append(pair)
-        else:
-            if ph.filesz // size > MAX_DYNAMIC_ENTRIES:
-                raise CorruptELFError(
-                    f"PT_DYNAMIC has more than {MAX_DYNAMIC_ENTRIES} entries", data.name
-                )
+        count = min(filesz // size, MAX_DYNAMIC_ENTRIES)
+        raw = data.read(offset, count * size, "PT_DYNAMIC")
+        end = self._dt_null(raw)
+        if end < 0 and filesz // size > MAX_DYNAMIC_ENTRIES:
+            raise CorruptELFError(
+                f"PT_DYNAMIC has more than {MAX_DYNAMIC_ENTRIES} entries", data.name
+            )
+        entries = list(self._layout.dyn.iter_unpack(raw if end < 0 else raw[:end]))
         self._entries = entries
         first = self._first = dict(reversed(entries))
         if DT_FLAGS_1 in first:  # the last DT_FLAGS_1 counts (ld.so reads them in order)
@@ -704,6 +708,22 @@ class ELFFile:
             self.rpath = tuple(string(first[DT_RPATH], "DT_RPATH").split(":"))
         if DT_RUNPATH in first:
             self.runpath = tuple(string(first[DT_RUNPATH], "DT_RUNPATH").split(":"))
+
+    def _dt_null(self, raw: bytes) -> int:
+        """Where the first ``DT_NULL`` entry starts in the raw dynamic entries, or -1. Found
+        in C: the tags' low-order bytes (one per entry, a strided slice) are searched for a
+        zero, and each hit is checked whole (a tag's low byte is zero only for DT_NULL among
+        the gABI's and GNU's tags, so there is about one hit)."""
+        size = self._dynsize
+        width = size // 2
+        low = raw[0 if self.little_endian else width - 1 :: size]
+        zero = bytes(width)
+        at = low.find(b"\0")
+        while at >= 0:
+            if raw[at * size : at * size + width] == zero:
+                return at * size
+            at = low.find(b"\0", at + 1)
+        return -1
 
     def _string(self, index: int, what: str) -> str:
         """The dynamic string table's string at ``index``. A table of up to
