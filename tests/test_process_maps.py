@@ -30,14 +30,17 @@ def line_by_line(content: bytes) -> Optional[str]:
     return None
 
 
-def searched(content: bytes, monkeypatch: pytest.MonkeyPatch) -> Optional[str]:
-    monkeypatch.setattr(_process, "_read_proc_file", lambda path, limit: content)
-    return _process._mapped_libc()
+def searched(content: bytes, cuts: tuple[int, ...] = ()) -> Optional[str]:
+    """The search over ``content`` handed out in pieces cut at ``cuts`` (as procfs hands out
+    a page or so per read), each read asking for up to its size."""
+    pieces = [content[a:b] for a, b in zip((0, *cuts), (*cuts, len(content))) if b > a]
+    pieces.reverse()
+    return _process._scan_maps(lambda size: pieces.pop() if pieces else b"")
 
 
-def test_this_process_maps(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_this_process_maps() -> None:
     content = Path("/proc/self/maps").read_bytes()
-    assert searched(content, monkeypatch) == line_by_line(content)
+    assert searched(content) == line_by_line(content)
     assert _process._mapped_libc() is not None  # the test interpreter has a libc mapped
 
 
@@ -65,18 +68,43 @@ _OTHER = [b"[heap]", b"[anon:/lib/libc.so.6]", b"", b"[vdso]"]
         max_size=12,
     ),
     st.booleans(),
+    st.lists(st.integers(1, 400), max_size=6),
 )
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 def test_search_matches_the_line_by_line_rule(
-    lines: list[tuple[bytes, bytes]], short: bool
+    lines: list[tuple[bytes, bytes]], short: bool, cuts: list[int]
 ) -> None:
     content = b"".join((b"0-1 ---p 0 0:0 0" if short else _PREFIX) + p + end for p, end in lines)
-    with pytest.MonkeyPatch.context() as mp:
-        assert searched(content, mp) == line_by_line(content)
+    expected = line_by_line(content)
+    assert searched(content) == expected
+    # Cut anywhere (inside a key, a line, a \r\n), the pieces give the same line.
+    assert searched(content, tuple(sorted({c % (len(content) + 1) for c in cuts}))) == expected
 
 
 def test_unreadable_maps_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _process._read_proc_file("/proc/self/no-such-file", 100) is None
-    assert len(_process._read_proc_file("/proc/self/maps", 10) or b"") == 10  # bounded
-    monkeypatch.setattr(_process, "_read_proc_file", lambda path, limit: None)
+    def refuse(*args: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
     assert _process._mapped_libc() is None
+
+
+def test_reading_stops_at_the_page_that_completes_the_libc_line() -> None:
+    libc = _PREFIX + b"/lib/x86_64-linux-gnu/libc.so.6\n"
+    pieces = [_PREFIX + b"/usr/bin/python3\n", libc, b"never read\n"]
+    asked = []
+
+    def read(size: int) -> bytes:
+        asked.append(size)
+        return pieces.pop(0) if pieces else b""
+
+    assert _process._scan_maps(read) == "/lib/x86_64-linux-gnu/libc.so.6"
+    assert len(asked) == 2 and pieces == [b"never read\n"]
+    bounded: list[int] = []
+
+    def endless(size: int) -> bytes:  # a file that never ends: read up to MAPS_LIMIT
+        bounded.append(size)
+        return b"x" * size
+
+    assert _process._scan_maps(endless) is None
+    assert sum(bounded) == _process.MAPS_LIMIT

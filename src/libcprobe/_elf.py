@@ -67,6 +67,7 @@ MAX_NOTES = 1024
 MAX_NOTE_SEGMENT = 1024 * 1024
 MAX_STRING = 4096  # PATH_MAX: no name or path we read is longer
 MAX_STRING_TABLE = 64 * 1024  # a dynamic string table this small is read whole
+LAZY_STRING_TABLE = 4 * 1024  # ... by a lazy read, which wants only a few names from it
 MAX_SECTIONS = 1024  # section headers read to find .ARM.attributes (programs have < 100)
 MAX_ATTRIBUTES = 64 * 1024  # .ARM.attributes is a few dozen bytes
 SHT_ARM_ATTRIBUTES = 0x70000003  # ELF for the Arm Architecture (IHI 0044)
@@ -343,6 +344,9 @@ class ELFFile:
         if self.type in (ET_EXEC, ET_DYN):
             self._check_loadable(data)
         self._parse_interpreter(data)
+        # A lazy read (detection) wants a few names: a table is read whole only up to a block;
+        # an eager one (inspect) wants every version name too.
+        self._table_limit = LAZY_STRING_TABLE if lazy else MAX_STRING_TABLE
         self._parse_dynamic(data)
         self.arm_cpu_arch = self._arm_cpu_arch(data) if self.machine == EM_ARM else None
         if not lazy:  # every error at once (read_elf, inspect); lazy: see open_elf
@@ -727,8 +731,9 @@ class ELFFile:
 
     def _string(self, index: int, what: str) -> str:
         """The dynamic string table's string at ``index``. A table of up to
-        ``MAX_STRING_TABLE`` bytes inside the file is read once and sliced; anything else, and
-        any string it does not hold whole, is read on its own (which says what is wrong)."""
+        ``MAX_STRING_TABLE`` bytes (``LAZY_STRING_TABLE`` when lazy) inside the file is read
+        once and sliced; anything else, and any string it does not hold whole, is read on its
+        own (which says what is wrong)."""
         str_off, str_size = self._strtab
         if index >= str_size:
             raise CorruptELFError(
@@ -736,7 +741,7 @@ class ELFFile:
             )
         table = self._strings
         if table is None:
-            fits = str_size <= MAX_STRING_TABLE and str_off + str_size <= self.file_size
+            fits = str_size <= self._table_limit and str_off + str_size <= self.file_size
             table = self._strings = _string_table(self._data, str_off, str_size) if fits else b""
         nul = table.find(b"\0", index, index + MAX_STRING + 1)
         if nul >= 0:

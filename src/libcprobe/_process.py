@@ -23,7 +23,7 @@ from ._rootfs import HOST
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
     from contextlib import AbstractContextManager
-    from typing import Optional
+    from typing import Callable, Optional
 
     from ._elf import ELFFile
 
@@ -214,49 +214,57 @@ def _glibc_confstr() -> Optional[tuple[LibcVersion, str]]:
 _MAPS_KEYS = (b"/ld", b"/linker", b"/libc.")
 
 
+#: The most of /proc/self/maps read (a process with tens of thousands of mappings has more).
+MAPS_LIMIT = 4 * 1024 * 1024
+
+
 def _mapped_libc() -> Optional[str]:
     """The libc file the running process has mapped, from /proc/self/maps, or None: the
     first line whose path names a libc or loader. Only lines holding one of ``_MAPS_KEYS``
-    can, so only those are looked at (found with bytes.find, not line by line)."""
-    content = _read_proc_file("/proc/self/maps", 4 * 1024 * 1024)
-    if content is None:
-        return None
-    pos = 0
-    while True:
-        hits = [at for at in (content.find(key, pos) for key in _MAPS_KEYS) if at >= 0]
-        if not hits:
-            return None
-        at = min(hits)
-        # The line around it, its ends as bytes.splitlines() sees them (\n, \r, \r\n).
-        start = max(content.rfind(b"\n", 0, at), content.rfind(b"\r", 0, at)) + 1
-        end = min(_found(content.find(b"\n", at)), _found(content.find(b"\r", at)))
-        path = _maps_libc_path(content[start:end])
-        if path is not None:
-            return path
-        pos = end + 1
-
-
-def _read_proc_file(path: str, limit: int) -> Optional[bytes]:
-    """Up to ``limit`` bytes of a /proc file (read until its end: procfs hands out a page or
-    so per read), or None when it cannot be read. os.open/os.read, not open(): no io
-    objects for one read."""
+    can, so only those are looked at (found with bytes.find, not line by line). procfs hands
+    the text out a page or so per read: reading stops at the first page that completes such
+    a line (the libc is mapped early; the kernel need not write the rest)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open("/proc/self/maps", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
-    parts: list[bytes] = []
     try:
-        while limit > 0:
-            chunk = os.read(fd, min(limit, 64 * 1024))
-            if not chunk:
-                break
-            parts.append(chunk)
-            limit -= len(chunk)
+        return _scan_maps(lambda size: os.read(fd, size))
     except OSError:
         return None
     finally:
         os.close(fd)
-    return b"".join(parts)
+
+
+def _scan_maps(read: Callable[[int], bytes]) -> Optional[str]:
+    """:func:`_mapped_libc` over the pieces ``read`` returns (empty at the end), at most
+    :data:`MAPS_LIMIT` bytes in all."""
+    tail, budget = b"", MAPS_LIMIT  # tail: from the first line not yet looked at
+    while True:
+        chunk = read(min(budget, 64 * 1024)) if budget > 0 else b""
+        budget -= len(chunk)
+        path, tail = _libc_line(tail + chunk, last=not chunk)
+        if path is not None or not chunk:
+            return path
+
+
+def _libc_line(content: bytes, last: bool) -> tuple[Optional[str], bytes]:
+    """(the path of the first whole line of ``content`` that names a libc, or None; the rest
+    of ``content`` from its first line not looked at). A line with no end yet counts only
+    when ``content`` is the ``last`` of the file."""
+    pos = 0
+    while True:
+        hits = [at for at in (content.find(key, pos) for key in _MAPS_KEYS) if at >= 0]
+        at = min(hits) if hits else len(content)
+        # The line around it, its ends as bytes.splitlines() sees them (\n, \r, \r\n).
+        start = max(content.rfind(b"\n", pos, at), content.rfind(b"\r", pos, at), pos - 1) + 1
+        end = min(_found(content.find(b"\n", at)), _found(content.find(b"\r", at)))
+        if not hits or (end > len(content) and not last):
+            return None, content[start:]  # (a key may start in the line cut short)
+        path = _maps_libc_path(content[start:end])
+        if path is not None:
+            return path, b""
+        pos = end + 1
 
 
 def _found(at: int) -> int:
