@@ -430,3 +430,35 @@ def test_dt_null_search_matches_the_entry_loop(
     expected = next((i * size for i, (tag, _) in enumerate(struct.iter_unpack(fmt, raw))
                      if tag == 0), -1)  # fmt: skip
     assert elf._dt_null(raw) == expected
+
+
+def test_a_bad_name_raises_the_error_of_the_first_bad_entry() -> None:
+    """DT_NEEDED names are read before the others for speed; when one is bad, the error is
+    still that of the first bad entry in the dynamic section (here a DT_SONAME before a
+    DT_NEEDED, both past DT_STRSZ), as when they were read in entry order."""
+    built = elfbuild.build(elfbuild.Spec(soname="libx.so.1", needed=["libc.so.6"], verneed=[]))
+    data = bytearray(built.data)
+    dyn = built.fields["dynamic"]
+    entries = list(struct.iter_unpack("<qQ", data[dyn : dyn + 16 * 8]))
+    tags = [t for t, _ in entries]
+    soname, needed = tags.index(14), tags.index(1)
+    struct.pack_into("<qQ", data, dyn + 16 * min(soname, needed), 14, 999)
+    struct.pack_into("<qQ", data, dyn + 16 * max(soname, needed), 1, 998)
+    with pytest.raises(CorruptELFError, match="DT_SONAME string index 999"):
+        read_elf(bytes(data))
+
+
+def test_note_segments_named_many_times_are_read_once(tmp_path: Path) -> None:
+    """Many PT_NOTE headers naming one segment: the quick note test, like the parse, reads
+    it once, and the distinct segments are capped in all."""
+    from libcprobe._elf import open_elf
+
+    built = elfbuild.build(elfbuild.Spec())
+    path = tmp_path / "notes"
+    path.write_bytes(built.data)
+    with open_elf(path, lazy=True) as elf:
+        note = next(ph for ph in elf._phdrs if ph[0] == 4)
+        elf._phdrs = elf._phdrs + [note] * 500
+        assert len(list(elf._note_segments())) == 1
+        assert elf.may_have_note("GNU") and not elf.may_have_note("Android")
+        assert [n.name for n in elf.notes] == ["GNU"]

@@ -3,14 +3,16 @@
 It reads what libc detection needs and nothing else: the file header, the program headers,
 ``PT_INTERP``, ``PT_DYNAMIC`` (needed libraries, soname, search paths, flags), the GNU
 symbol-version tables reached through the dynamic section, and ``PT_NOTE`` notes. Section
-headers are never used, so stripped files work exactly like unstripped ones.
+headers are only ever a shortcut or an extra (``.ARM.attributes``; where ``.rodata`` lies,
+for the string scans): a stripped file gives the same facts.
 
 References: System V ABI, "Object Files" (gABI, ELF header, program header, dynamic section,
 note section); the LSB "Symbol Versioning" chapter for ``DT_VERNEED``/``DT_VERDEF``.
 
 Every offset and size taken from the file is checked against the file before use; no
 allocation is sized by a field of the file beyond the documented bounds below; every chain
-walk is bounded and detects loops. Bad input raises an :class:`~libcprobe.ELFError`
+walk is bounded (the version chains cannot loop: their offsets are unsigned and only move
+forward). Bad input raises an :class:`~libcprobe.ELFError`
 subclass naming the file; I/O problems raise :class:`~libcprobe.FileAccessError`.
 """
 
@@ -24,6 +26,7 @@ import struct
 from ._arch import EM_ARM, arch_name, cpu_arch_name
 from ._errors import (
     CorruptELFError,
+    ELFError,
     FileAccessError,
     NotELFError,
     ReadLimitError,
@@ -32,9 +35,11 @@ from ._errors import (
 
 TYPE_CHECKING = False  # typing and collections.abc only for type checkers: see _records.py
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
     from types import TracebackType
-    from typing import Callable, NamedTuple, NoReturn, Optional, Union
+    from typing import Callable, NamedTuple, NoReturn, Optional, TypeVar, Union
 
+    T = TypeVar("T")
     _StringFn = Callable[[int, str], str]  # the dynamic string table lookup passed to parsers
     PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 else:
@@ -392,13 +397,28 @@ class ELFFile:
         if self._notes is not None:
             return any(note.name == name for note in self._notes)
         key = name.encode("utf-8", "surrogateescape")
-        for p_type, _flags, offset, _vaddr, filesz, _memsz, _align in self._phdrs:
-            if p_type == PT_NOTE and filesz:
-                if filesz > MAX_NOTE_SEGMENT:
-                    return True  # the parse says what is wrong with it
-                if key in self._data.read(offset, filesz, "PT_NOTE"):
-                    return True
+        for offset, filesz, _align in self._note_segments():
+            if key in self._data.read(offset, filesz, "PT_NOTE"):
+                return True
         return False
+
+    def _note_segments(self) -> Iterator[tuple[int, int, int]]:
+        """(offset, size, alignment) of each distinct non-empty ``PT_NOTE`` segment (one named
+        by several headers once, as its first header has it), ``CorruptELFError`` past
+        ``MAX_NOTE_SEGMENT`` bytes in all: what :attr:`notes` and :meth:`may_have_note` read."""
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        for p_type, _flags, offset, _vaddr, filesz, _memsz, align in self._phdrs:
+            if p_type != PT_NOTE or filesz == 0 or (offset, filesz) in seen:
+                continue
+            seen.add((offset, filesz))
+            total += filesz
+            if filesz > MAX_NOTE_SEGMENT or total > MAX_NOTE_SEGMENT:
+                raise CorruptELFError(
+                    f"PT_NOTE segments hold {total} bytes (at most {MAX_NOTE_SEGMENT})",
+                    self._data.name,
+                )
+            yield offset, filesz, align
 
     # -- derived facts ------------------------------------------------------------------
 
@@ -703,8 +723,15 @@ class ELFFile:
             )
         str_off, str_room = where
         self._strtab = (str_off, min(first.get(DT_STRSZ, str_room), str_room))
-        string = self._string
+        try:
+            self._names(entries, first)
+        except ELFError:
+            self._names_in_entry_order(entries)  # raises the first bad name's error
+            raise
+
+    def _names(self, entries: list[tuple[int, int]], first: dict[int, int]) -> None:
         # Every DT_NEEDED in order; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as ld.so).
+        string = self._string
         self.needed = tuple([string(v, "DT_NEEDED") for t, v in entries if t == DT_NEEDED])
         if DT_SONAME in first:
             self.soname = string(first[DT_SONAME], "DT_SONAME")
@@ -712,6 +739,17 @@ class ELFFile:
             self.rpath = tuple(string(first[DT_RPATH], "DT_RPATH").split(":"))
         if DT_RUNPATH in first:
             self.runpath = tuple(string(first[DT_RUNPATH], "DT_RUNPATH").split(":"))
+
+    def _names_in_entry_order(self, entries: list[tuple[int, int]]) -> None:
+        """The names :meth:`_names` reads, read in the order of the entries (what a bad one
+        raises is the error of the first bad entry, whatever its tag)."""
+        names = {DT_NEEDED: "DT_NEEDED", DT_SONAME: "DT_SONAME", DT_RPATH: "DT_RPATH"}
+        names[DT_RUNPATH] = "DT_RUNPATH"
+        seen: set[int] = set()
+        for tag, value in entries:
+            if tag in names and (tag == DT_NEEDED or tag not in seen):
+                seen.add(tag)
+                self._string(value, names[tag])
 
     def _dt_null(self, raw: bytes) -> int:
         """Where the first ``DT_NULL`` entry starts in the raw dynamic entries, or -1. Found
@@ -749,22 +787,23 @@ class ELFFile:
         return _decode(self._data.cstring(str_off + index, str_off + str_size, what))
 
     def _parse_verneeds(self) -> tuple[VersionNeed, ...]:
-        first = self._first
-        needs: tuple[VersionNeed, ...] = ()
-        if DT_VERNEED in first:
-            count = first.get(DT_VERNEEDNUM, MAX_VERSION_ENTRIES)
-            needs = self._parse_verneed(self._data, first[DT_VERNEED], count, self._string)
-        self._needs = needs  # only once parsed: a broken table raises again on each use
-        return needs
+        # Kept only once parsed: a broken table raises again on each use.
+        self._needs = self._version_table(DT_VERNEED, DT_VERNEEDNUM, self._parse_verneed)
+        return self._needs
 
     def _parse_verdefs(self) -> tuple[str, ...]:
+        self._defs = self._version_table(DT_VERDEF, DT_VERDEFNUM, self._parse_verdef)
+        return self._defs
+
+    def _version_table(
+        self, tag: int, num_tag: int, parse: Callable[[_Data, int, int, _StringFn], tuple[T, ...]]
+    ) -> tuple[T, ...]:
+        """The version table ``tag`` points at (``num_tag`` entries), parsed; () without one."""
         first = self._first
-        defs: tuple[str, ...] = ()
-        if DT_VERDEF in first:
-            count = first.get(DT_VERDEFNUM, MAX_VERSION_ENTRIES)
-            defs = self._parse_verdef(self._data, first[DT_VERDEF], count, self._string)
-        self._defs = defs
-        return defs
+        if tag not in first:
+            return ()
+        count = first.get(num_tag, MAX_VERSION_ENTRIES)
+        return parse(self._data, first[tag], count, self._string)
 
     def _table_offset(self, data: _Data, vaddr: int, what: str) -> tuple[int, int]:
         where = self.vaddr_to_offset(vaddr)
@@ -863,22 +902,12 @@ class ELFFile:
     def _parse_notes(self) -> tuple[Note, ...]:
         data = self._data
         notes: list[Note] = []
-        seen: set[tuple[int, int]] = set()
-        total = 0
-        for ph in self.program_headers:
-            if ph.type != PT_NOTE or ph.filesz == 0 or (ph.offset, ph.filesz) in seen:
-                continue
-            seen.add((ph.offset, ph.filesz))
-            total += ph.filesz
-            if ph.filesz > MAX_NOTE_SEGMENT or total > MAX_NOTE_SEGMENT:
-                raise CorruptELFError(
-                    f"PT_NOTE segments hold {total} bytes (at most {MAX_NOTE_SEGMENT})", data.name
-                )
-            raw = data.read(ph.offset, ph.filesz, "PT_NOTE")
+        for offset, filesz, align in self._note_segments():
+            raw = data.read(offset, filesz, "PT_NOTE")
             # gABI "Note Section": namesz, descsz, type as 4-byte words, then name and desc,
             # each starting at a multiple of the alignment from the note's start: 4, or 8 in
             # segments aligned to 8 (GNU property notes in ELF64, as binutils and glibc do).
-            mask = 7 if ph.align == 8 else 3
+            mask = 7 if align == 8 else 3
             unpack, make, size, pos = self._layout.u32x3.unpack_from, Note._make, len(raw), 0
             while pos + 12 <= size:
                 if len(notes) >= MAX_NOTES:
@@ -887,7 +916,7 @@ class ELFFile:
                 desc_at = pos + ((12 + namesz + mask) & ~mask)
                 if desc_at + descsz > size:
                     raise CorruptELFError(
-                        f"a note at {ph.offset + pos:#x} overruns its segment", data.name
+                        f"a note at {offset + pos:#x} overruns its segment", data.name
                     )
                 name = raw[pos + 12 : pos + 12 + namesz].split(b"\0", 1)[0]
                 notes.append(make((_decode(name), ntype, raw[desc_at : desc_at + descsz])))
