@@ -9,7 +9,7 @@ import random
 import re
 import struct
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import pytest
 
@@ -18,6 +18,7 @@ from libcprobe import inspect
 from libcprobe._classify import classify
 from libcprobe._elf import ByteSource, open_elf, read_elf, read_elf_source, readonly_section
 from libcprobe._libc_strings import Found, find_glibc_banner, find_last_glibc_banner
+from libcprobe.audit import _symbols
 from libcprobe.audit._symbols import imports_in, names_in_table
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -161,7 +162,9 @@ _WORDS = [b"__clock_gettime64", b"clock_gettime64", b"gettime64", b"__issignalin
 
 
 def _random_tables(rng: random.Random, elf_class: int, little: bool) -> tuple[bytes, bytes]:
-    strtab = b"\0" + b"\0".join(rng.choice(_WORDS) for _ in range(rng.randint(0, 12)))
+    # Up to 40 strings: past _FEW_OFFSETS places of the wanted names as often as not.
+    words = rng.randint(0, rng.choice([12, 40]))
+    strtab = b"\0" + b"\0".join(rng.choice(_WORDS) for _ in range(words))
     if rng.random() < 0.8:
         strtab += b"\0"
     e = "<" if little else ">"
@@ -183,13 +186,65 @@ def _random_tables(rng: random.Random, elf_class: int, little: bool) -> tuple[by
 def test_imports_in_matches_the_loop_over_every_symbol(elf_class: int, little: bool) -> None:
     rng = random.Random(elf_class * 2 + little)
     pattern = re.compile(rb"__[A-Za-z0-9_]+?(?:_time64|64|64_r)")
+    ways = {True: 0, False: 0}  # names searched for place by place, or in the one pass
     for _ in range(3000):
         symtab, strtab = _random_tables(rng, elf_class, little)
         names = {w for w in rng.sample(_WORDS, 4) if w}
         use = pattern if rng.random() < 0.5 else None
         wanted = {n for n in names if n + b"\0" in strtab}  # as _imported filters them
+        ways[_symbols._name_offsets(strtab, wanted) is None] += 1
         expected = _reference(symtab, strtab, elf_class, little, wanted, use)
         assert imports_in(symtab, strtab, elf_class, little, wanted, use) == expected
+    assert min(ways.values()) > 500, ways
+
+
+class _Counted(bytes):
+    """Bytes that count the searches made of them (their slices are plain bytes)."""
+
+    finds = 0
+
+    def find(self, *args: Any) -> int:
+        self.finds += 1
+        return super().find(*args)
+
+
+@pytest.mark.parametrize("elf_class", [32, 64])
+@pytest.mark.parametrize("imported", [True, False])
+def test_a_name_in_many_places_costs_one_pass(
+    elf_class: int, imported: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A hostile string table holds a wanted name 10^4 times; searching a table of 50000
+    # symbols (whose values hold the keys too) for each place took 10^4 searches of it.
+    rng = random.Random(elf_class)
+    name = b"_tr_init"
+    strtab = b"\0" + (name + b"\0") * 10_000 + b"x\0"
+    places = range(1, len(strtab) - 2, len(name) + 1)
+    rows = []
+    for i in range(50_000):
+        at = rng.choice(places) if i % 7 == 0 else 0xFFFFFFF0
+        # global or weak; a name in the table is only ever weak unless imported
+        info = rng.choice([0x12, 0x22]) if imported or at > len(strtab) else 0x22
+        shndx = 0 if i % 3 else 1
+        if elf_class == 64:
+            rows.append(struct.pack("<IBBHQQ", at, info, 0, shndx, at, at << 32))
+        else:
+            rows.append(struct.pack("<IIIBBH", at, at, at, info, 0, shndx))
+    symtab = _Counted(b"".join(rows))
+    visits = []
+    real = _symbols._imported_at
+
+    def counted(*args: Any) -> int:
+        visits.append(args[2])
+        return real(*args)
+
+    monkeypatch.setattr(_symbols, "_imported_at", counted)
+    for names in ({name}, {name, b"x"}):
+        visits.clear()
+        found = imports_in(symtab, strtab, elf_class, True, names, None)
+        assert found == _reference(bytes(symtab), strtab, elf_class, True, names, None)
+        assert found == ({"_tr_init"} if imported else set())
+        assert symtab.finds == 0  # one pass over the undefined symbols instead
+        assert len(visits) <= 50_000
 
 
 def test_names_in_table_is_a_search_per_name() -> None:

@@ -164,23 +164,78 @@ def imports_in(
     pattern: Optional[re.Pattern[bytes]],
 ) -> set[str]:
     """The names of the undefined, non-weak symbols of a symbol table (its bytes) that are in
-    ``names`` or match ``pattern`` (whole names)."""
+    ``names`` or match ``pattern`` (whole names). A name the string table holds in a few places
+    is looked up by searching the symbol table's bytes for each offset; past that, and for the
+    pattern, one pass over the undefined symbols reads each one's name."""
     fields, entsize, shndx_at = _SYMBOL_FIELDS[elf_class]
     e = "<" if little_endian else ">"
     symbol = struct.Struct(e + fields)
+    wanted = set(names)
+    at_names = _name_offsets(strtab, wanted)
     found = set()
-    for name in names:
-        for index in _entries_named(symtab, entsize, struct.Struct(e + "I"), strtab, name):
-            if _imported_at(symtab, symbol, index, len(strtab)):
-                found.add(name.decode("utf-8", "surrogateescape"))
-                break
-    if pattern is not None:
+    if at_names is not None:
+        u32 = struct.Struct(e + "I")
+        for at, name in at_names.items():
+            text = name.decode("utf-8", "surrogateescape")
+            if text not in found and any(
+                _imported_at(symtab, symbol, index, len(strtab))
+                for index in _entries_at(symtab, entsize, u32.pack(at))
+            ):
+                found.add(text)
+        wanted = set()
+    if wanted or pattern is not None:
         for index in _undefined(symtab, entsize, shndx_at):
-            offset = _imported_at(symtab, symbol, index, len(strtab))
-            end = strtab.find(b"\0", offset) if offset else -1
-            if end > 0 and pattern.fullmatch(strtab, offset, end):
-                found.add(strtab[offset:end].decode("utf-8", "surrogateescape"))
+            hit = _name_of(symtab, symbol, index, strtab, wanted, pattern)
+            if hit is not None:
+                found.add(hit.decode("utf-8", "surrogateescape"))
     return found
+
+
+def _name_of(
+    symtab: bytes,
+    symbol: struct.Struct,
+    index: int,
+    strtab: bytes,
+    wanted: set[bytes],
+    pattern: Optional[re.Pattern[bytes]],
+) -> Optional[bytes]:
+    """The name of symbol ``index`` when it is imported and in ``wanted`` or matches
+    ``pattern``; else None. The NUL is looked for only as far as the longest wanted name
+    reaches, unless the pattern needs the name whole."""
+    offset = _imported_at(symtab, symbol, index, len(strtab))
+    if not offset:
+        return None
+    room = None if pattern is not None else offset + max(map(len, wanted)) + 1
+    end = strtab.find(b"\0", offset, room)
+    if end < 0:
+        return None
+    if pattern is not None and pattern.fullmatch(strtab, offset, end):
+        return strtab[offset:end]
+    if not wanted:
+        return None
+    name = strtab[offset:end]
+    return name if name in wanted else None
+
+
+#: Past this many places where wanted names lie in the string table, imports_in makes one pass
+#: over the symbols instead of a search of the symbol table per place (a hostile table may
+#: hold a name 10^5 times: that many searches of 6 MiB took minutes).
+_FEW_OFFSETS = 8
+
+
+def _name_offsets(strtab: bytes, names: set[bytes]) -> Optional[dict[int, bytes]]:
+    """The offsets where one of ``names`` and its NUL lie in the string table (linkers share
+    tails, so a name may lie in more than one), mapped to the name; None past _FEW_OFFSETS."""
+    out: dict[int, bytes] = {}
+    for name in sorted(names):
+        wanted = name + b"\0"
+        at = strtab.find(wanted, 1)
+        while at >= 0:
+            if len(out) == _FEW_OFFSETS:
+                return None
+            out.setdefault(at, name)
+            at = strtab.find(wanted, at + 1)
+    return out
 
 
 def _imported_at(symtab: bytes, symbol: struct.Struct, index: int, strtab_size: int) -> int:
@@ -192,22 +247,14 @@ def _imported_at(symtab: bytes, symbol: struct.Struct, index: int, strtab_size: 
     return int(name)
 
 
-def _entries_named(
-    symtab: bytes, entsize: int, u32: struct.Struct, strtab: bytes, name: bytes
-) -> Iterator[int]:
-    """The symbols called ``name``: those whose ``st_name`` (the first word of an entry) is an
-    offset where ``name`` and its NUL lie in the string table (linkers share tails, so there
-    may be more than one), each found with a search of the symbol table's bytes."""
-    wanted = name + b"\0"
-    at = strtab.find(wanted, 1)
-    while at >= 0:
-        key = u32.pack(at)
-        hit = symtab.find(key)
-        while hit >= 0:  # at most one step per entry: a hit inside one skips to the next
-            if hit % entsize == 0:
-                yield hit // entsize
-            hit = symtab.find(key, (hit // entsize + 1) * entsize)
-        at = strtab.find(wanted, at + 1)
+def _entries_at(symtab: bytes, entsize: int, key: bytes) -> Iterator[int]:
+    """The symbols whose ``st_name`` (the first word of an entry) is ``key``, found with a
+    search of the symbol table's bytes."""
+    hit = symtab.find(key)
+    while hit >= 0:  # at most one step per entry: a hit inside one skips to the next
+        if hit % entsize == 0:
+            yield hit // entsize
+        hit = symtab.find(key, (hit // entsize + 1) * entsize)
 
 
 def _undefined(symtab: bytes, entsize: int, shndx_at: int) -> Iterator[int]:
