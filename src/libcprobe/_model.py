@@ -313,7 +313,8 @@ class EvidenceLog:
         detail: str,
     ) -> None:
         """Append one :class:`Evidence` (``value`` as ``str(value)``)."""
-        self.items.append(Evidence(fact, str(value), source, path, detail))
+        # _make is tuple.__new__ itself at run time: no Python frame per line of evidence.
+        self.items.append(Evidence._make((fact, str(value), source, path, detail)))
 
     def family(self, value: str, source: Source, path: Optional[str], detail: str) -> None:
         """Evidence for the family (``value``: a family's name or ``"none"``)."""
@@ -412,21 +413,22 @@ class LibcInfo:
         running: bool = False,
         evidence: Sequence[Evidence] = (),
     ) -> None:
-        values = {
-            "family": Family(family) if family is not None else None,
-            "version": version,
-            "linkage": linkage,
-            "arch": arch,
-            "interpreter": interpreter,
-            "library": library,
-            "can_load_extensions": can_load_extensions,
-            "executable": executable,
-            "root": root,
-            "running": running,
-            "evidence": tuple(evidence),
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
+        if family is not None and type(family) is not Family:
+            family = Family(family)  # a name: ValueError unless it is a family's
+        # Straight object.__setattr__ calls (the class forbids setting attributes): no dict,
+        # no loop, on the path every detect() takes once.
+        put = object.__setattr__
+        put(self, "family", family)
+        put(self, "version", version)
+        put(self, "linkage", linkage)
+        put(self, "arch", arch)
+        put(self, "interpreter", interpreter)
+        put(self, "library", library)
+        put(self, "can_load_extensions", can_load_extensions)
+        put(self, "executable", executable)
+        put(self, "root", root)
+        put(self, "running", running)
+        put(self, "evidence", tuple(evidence))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("LibcInfo is immutable")
