@@ -166,8 +166,11 @@ def imports_in(
     """The names of the undefined, non-weak symbols of a symbol table (its bytes) that are in
     ``names`` or match ``pattern`` (whole names). A name the string table holds in a few places
     is looked up by searching the symbol table's bytes for each offset; past that, and for the
-    pattern, one pass over the undefined symbols reads each one's name."""
+    pattern, one pass over the undefined symbols reads each one's name. A table cut inside an
+    entry (at the end of its segment) gives nothing, as when it was unpacked whole."""
     fields, entsize, shndx_at = _SYMBOL_FIELDS[elf_class]
+    if len(symtab) % entsize:
+        return set()
     e = "<" if little_endian else ">"
     symbol = struct.Struct(e + fields)
     wanted = set(names)
