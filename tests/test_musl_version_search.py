@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import random
 import struct
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -16,7 +17,8 @@ import pytest
 
 import musl_oracle
 from libcprobe import LibcprobeError, _classify, _libc_strings
-from libcprobe._elf import ELFFile, open_elf, read_elf
+from libcprobe._elf import ByteSource, ELFFile, open_elf, read_elf, read_elf_source
+from libcprobe.audit._tree import iter_items
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GLUED = FIXTURES / "static" / "synthetic" / "musl-version-glued" / "libc.so"
@@ -229,3 +231,86 @@ def test_only_the_bytes_around_the_usage_text_are_read(
         found, marked = _classify._musl_version_of(elf)
     assert found is not None and marked
     assert counting.total <= most, counting.total
+
+
+class _Parts(ByteSource):
+    """A file of which only some ranges are held, as a wheel member over 8 MiB is
+    (audit/_wheel.py's _SparseSource): ``scan`` gives the held parts of a range, joined."""
+
+    def __init__(self, data: bytes, kept: list[tuple[int, int]]) -> None:
+        super().__init__("parts", len(data))
+        self.data, self.kept, self.short = data, kept, False
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self.data[offset : offset + size]
+
+    def scan(self, offset: int, size: int) -> bytes:
+        end = offset + size
+        out = b"".join(
+            self.data[max(a, offset) : min(b, end)] for a, b in self.kept if max(a, offset) < b
+        )
+        self.short = self.short or len(out) < size
+        return out
+
+
+def _sparse_reproducer() -> bytes:
+    """The review's mk_sparse.py: a 9 MiB ET_DYN with one 3 MiB read-only segment and, in its
+    first 64 KiB (all a sparse reader keeps), the version, the usage text and a dot as the
+    last kept byte."""
+    out = bytearray(9 << 20)
+    header = b"\x7fELF\x02\x01\x01" + bytes(9)
+    header += struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 64, 0, 0, 64, 56, 1, 64, 0, 0)
+    out[:64] = header
+    out[64:120] = struct.pack("<IIQQQQQQ", 1, 4, 0, 0, 0, 3 << 20, 3 << 20, 4096)
+    for at, piece in ((50 << 10, b"\x001.2.3\x00"), (60 << 10, b"\x00musl libc\x00")):
+        out[at : at + len(piece)] = piece
+    out[(64 << 10) - 2 : 64 << 10] = b"9."
+    return bytes(out)
+
+
+def _whole_scan(elf: ELFFile) -> Result:
+    """What the version search gives from all the read-only data at once (the rule's first
+    form, and what a byte source holding only parts of the file gets)."""
+    chunks = elf.readonly_data()
+    found = _libc_strings.find_musl_version(chunks)
+    return _found(found), found is not None or any(b"musl libc" in d for _, d in chunks)
+
+
+def test_a_source_holding_only_parts_gets_the_whole_scan() -> None:
+    # Review finding 1: the searches indexed past the end of a short piece (IndexError).
+    data = _sparse_reproducer()
+    elf = read_elf_source(_Parts(data, [(0, 64 << 10)]))
+    found, marked = _classify._musl_version_of(elf)
+    assert (_found(found), marked) == _whole_scan(elf)
+    assert found is not None and found.text == "1.2.3" and marked
+
+
+@pytest.mark.parametrize("path", LOADERS, ids=lambda p: "/".join(p.parts[-4:-2]))
+def test_real_loaders_held_in_parts_get_the_whole_scan(path: Path) -> None:
+    data = path.read_bytes()
+    rng = random.Random(path.stat().st_size)
+    shapes: set[bool] = set()
+    for attempt in range(8):
+        cuts = sorted(rng.randrange(len(data)) for _ in range(2 * rng.randint(1, 6)))
+        kept = [(0, 4096), *zip(cuts[::2], cuts[1::2])] if attempt else [(0, len(data))]
+        source = _Parts(data, kept)
+        elf = read_elf_source(source)
+        found, marked = _classify._musl_version_of(elf)
+        # Whole reads all the way: the file's own answer; else the scan of what is held.
+        whole = _version_of(_classify._musl_version_of, data)
+        assert (_found(found), marked) == (_whole_scan(elf) if source.short else whole), kept
+        shapes.add(source.short)
+    assert shapes == {False, True}
+
+
+def test_a_large_wheel_member_held_in_parts(tmp_path: Path) -> None:
+    # The review's reproducer end to end: a member over 8 MiB is read sparsely.
+    wheel = tmp_path / "sparse-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pkg/libc.so", _sparse_reproducer())
+    (item,) = iter_items([str(wheel)], all_files=False)
+    assert (item.report.family, item.report.libc_version, item.report.error) == (
+        "musl",
+        "1.2.3",
+        None,
+    )

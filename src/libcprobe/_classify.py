@@ -25,6 +25,7 @@ from ._libc_strings import (
     MUSL_MARKER,
     MUSL_NEAR,
     Found,
+    PartialRead,
     Span,
     find_glibc_banner,
     find_last_glibc_banner,
@@ -334,7 +335,25 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
     from the text as the nearest version-shaped string lies), first within
     :data:`MUSL_NEAR` bytes and the segment. Failing that, the same in all read-only data,
     code segments included: .rodata shares a segment with the code on most architectures,
-    the text near its end; only when the text is not there is all of it read at once."""
+    the text near its end; only when the text is not there is all of it read at once. Those
+    searches need whole reads: a byte source holding only parts of the file (a wheel member
+    read sparsely) gets the one scan of all read-only data instead."""
+    try:
+        found = _musl_version_near_marker(elf)
+    except PartialRead:
+        found = None
+    if found is not None:
+        return found
+    if sum(size for _, size in elf.readonly_ranges()) > MUSL_LOADER_SCAN:
+        return None, False  # far larger than any musl libc.so: not one
+    chunks = elf.readonly_data()
+    version = find_musl_version(chunks)
+    return version, version is not None or any(MUSL_MARKER in data for _, data in chunks)
+
+
+def _musl_version_near_marker(elf: ELFFile) -> Optional[tuple[Optional[Found], bool]]:
+    # _musl_version_of's searches from the usage text; None when they find no text (or the
+    # file is too large to be musl's). PartialRead from a byte source holding only parts.
     hit = _musl_marker_in_rodata(elf)
     if hit is not None:
         marker_at, start, stop, seed = hit
@@ -345,17 +364,15 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
             return found, True
     ranges = elf.readonly_ranges()
     if sum(size for _, size in ranges) > MUSL_LOADER_SCAN:
-        return None, False  # far larger than any musl libc.so: not one
+        return None
     # As elf.readonly_data() would read them: its limit is far above MUSL_LOADER_SCAN.
     offset, size = ranges[-1] if ranges else (0, 0)
     tail = last_musl_marker(elf.read_range, max(offset, offset + size - _MUSL_TAIL), offset + size)
-    if tail is not None:
-        spans = [Span(o, o + s, elf.read_range) for o, s in ranges]
-        spans[-1] = Span(offset, offset + size, elf.read_range, tail[2], tail[1])
-        return nearest_musl_version(spans, tail[0]), True
-    chunks = elf.readonly_data()
-    found = find_musl_version(chunks)
-    return found, found is not None or any(MUSL_MARKER in data for _, data in chunks)
+    if tail is None:
+        return None
+    spans = [Span(o, o + s, elf.read_range) for o, s in ranges]
+    spans[-1] = Span(offset, offset + size, elf.read_range, tail[2], tail[1])
+    return nearest_musl_version(spans, tail[0]), True
 
 
 def _musl_marker_in_rodata(elf: ELFFile) -> Optional[tuple[int, int, int, tuple[bytes, int]]]:

@@ -18,6 +18,7 @@ else:
 
 __all__ = [
     "Found",
+    "PartialRead",
     "Span",
     "find_glibc_banner",
     "find_last_glibc_banner",
@@ -168,10 +169,20 @@ class Span:
 
     def need(self, a: int, b: int) -> None:
         """Have :attr:`data` cover [a, b), clipped to the chunk: the piece read last, or a new
-        one read for it."""
+        one read for it. :class:`PartialRead` when ``read`` gives fewer bytes than asked."""
         a, b = max(a, self.start), min(b, self.stop)
         if self.read is not None and a < b and (a < self.lo or b > self.lo + len(self.data)):
-            self.data, self.lo = self.read(a, b), a
+            piece = self.read(a, b)
+            if len(piece) != b - a:
+                raise PartialRead(a, b, len(piece))
+            self.data, self.lo = piece, a
+
+
+class PartialRead(Exception):
+    """A read gave fewer bytes than asked, inside the chunk: a byte source holding only parts
+    of the file (:class:`~libcprobe.ByteSource` allows it; a wheel member over 8 MiB is read
+    sparsely), whose pieces are no longer at their file offsets. The searches here need whole
+    reads; the caller falls back to :func:`find_musl_version` on the data it has."""
 
 
 #: How far past its first dot a candidate reaches (".ddd.ddd-", 64 suffix bytes, the NUL),
@@ -183,7 +194,7 @@ _BEFORE = 90
 #: until it holds the answer.
 _RING = MUSL_NEAR
 #: How much a side of :class:`_Search` reads at a time (so it reads little past the answer).
-_BLOCK = 32 * 1024
+_SEARCH_PIECE = 32 * 1024
 
 
 class _Search:
@@ -236,12 +247,15 @@ class _Search:
         done."""
         span, digits, minor = self.span, _DIGITS, _MINOR
         while self.up < limit:
-            stop = min(limit, self.up + _BLOCK)
+            stop = min(limit, self.up + _SEARCH_PIECE)
             span.need(self.up - _BEFORE, stop + _REACH)
             data, lo = span.data, span.lo
             find, end = data.find, stop - lo
+            if end > len(data) - 2:  # data[dot + 2] must exist (whole reads give 4 bytes more)
+                end = len(data) - 2
             dot = find(46, self.up - lo, end)
             while dot >= 0:
+                # The same test as in _down (kept inline there too: it runs once per dot).
                 if (
                     data[dot + 1] in digits
                     and data[dot - 1] in digits
@@ -259,12 +273,15 @@ class _Search:
         this side is done."""
         span, digits, minor = self.span, _DIGITS, _MINOR
         while limit < self.down:
-            start = max(limit, self.down - _BLOCK)
+            start = max(limit, self.down - _SEARCH_PIECE)
             span.need(start - _BEFORE, self.down + _REACH)
             data, lo = span.data, span.lo
-            rfind, first = data.rfind, start - lo
-            dot = rfind(46, first, self.down - lo)
+            rfind, first, end = data.rfind, start - lo, self.down - lo
+            if end > len(data) - 2:  # as in _up
+                end = len(data) - 2
+            dot = rfind(46, first, end)
             while dot >= 0:
+                # The same test as in _up (kept inline: it runs once per dot).
                 if (
                     data[dot + 1] in digits
                     and data[dot - 1] in digits
@@ -362,11 +379,15 @@ def last_musl_marker(
 ) -> Optional[tuple[int, int, bytes]]:
     """Where the last ``musl libc`` in the file's [start, stop) is, read from the end in
     pieces of doubling size, with the bytes read from the piece holding it on (their offset,
-    the bytes: at least ``first`` of them past the marker, where the file has them)."""
+    the bytes: at least ``first`` of them past the marker, where the file has them).
+    :class:`PartialRead` when a read gives fewer bytes than asked."""
     later, size, end = b"", first, stop
     while end > start:
         lo = max(start, end - size)
-        piece = read(lo, min(stop, end + len(MUSL_MARKER) - 1))
+        hi = min(stop, end + len(MUSL_MARKER) - 1)
+        piece = read(lo, hi)
+        if len(piece) != hi - lo:
+            raise PartialRead(lo, hi, len(piece))
         at = piece.rfind(MUSL_MARKER)
         if at >= 0:
             return lo + at, lo, piece[: end - lo] + later if later else piece
