@@ -14,10 +14,10 @@ from typing import Any, Optional
 import pytest
 
 import elfbuild
-from libcprobe import inspect
+from libcprobe import _classify, inspect
 from libcprobe._classify import classify
 from libcprobe._elf import ByteSource, open_elf, read_elf, read_elf_source, readonly_section
-from libcprobe._libc_strings import Found, find_glibc_banner, find_last_glibc_banner
+from libcprobe._libc_strings import Found, find_glibc_banner
 from libcprobe.audit import _symbols
 from libcprobe.audit._symbols import imports_in, names_in_table
 
@@ -115,18 +115,17 @@ _BANNER_RE = re.compile(rb"release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s
 _PIECES = [b"release version ", b"2.", b"17", b"31.", b"4567", b".", b",", b" ", b"\n", b"\0", b"x"]
 
 
-def test_the_last_banner_is_the_last_match() -> None:
+def test_the_banner_is_the_first_match() -> None:
     rng = random.Random(1716)
     for _ in range(20000):
         data = b"".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 24)))
-        matches = list(_BANNER_RE.finditer(data))
-        found = find_last_glibc_banner(1000, data)
-        if not matches:
+        match = _BANNER_RE.search(data)
+        found = find_glibc_banner([(1000, data)])
+        if match is None:
             assert found is None, data
             continue
         assert found is not None, data
-        last = matches[-1]
-        assert (found.text, found.offset) == (last.group(1).decode(), 1000 + last.start(1)), data
+        assert (found.text, found.offset) == (match.group(1).decode(), 1000 + match.start(1)), data
 
 
 # -- imported symbols ------------------------------------------------------------------------
@@ -333,8 +332,8 @@ AMD64_LIBC = FIXTURES / "debian" / "bookworm" / "amd64" / "libc6" / "libc.so.6"
 
 @pytest.mark.parametrize("before_tail", [64 * 1024 - 100, 64 * 1024 + 5, 64 * 1024 + 20, 100_000])
 def test_a_banner_far_from_the_end_of_rodata(tmp_path: Path, before_tail: int) -> None:
-    # .rodata's last 64 KiB are searched first, then the rest: a banner before them, or
-    # across the boundary (5 or 20 bytes before it), is found all the same.
+    # A banner anywhere in .rodata (the shortcut that searched its last 64 KiB first had a
+    # boundary there) is found when it is the first.
     found = _segment_scan(AMD64_LIBC)
     with open_elf(AMD64_LIBC) as elf:
         rodata = readonly_section(elf, b".rodata")
@@ -349,3 +348,52 @@ def test_a_banner_far_from_the_end_of_rodata(tmp_path: Path, before_tail: int) -
     got = _banner(moved)
     assert got is not None and (got.text, got.offset) == ("2.77", at + 16)
     assert got == _segment_scan(moved)
+
+
+HOST_LIBC = Path("/usr/lib/x86_64-linux-gnu/libc.so.6")
+
+
+@pytest.mark.parametrize("source", [AMD64_LIBC, ARM64_LIBC, HOST_LIBC], ids=lambda p: p.parts[-3])
+def test_a_second_banner_does_not_change_the_answer(tmp_path: Path, source: Path) -> None:
+    # Review of issue 16, finding 4: a banner written 40 bytes before the end of .rodata
+    # (/tmp/rv/libc2banner.so.6) made the answer 2.99; the first banner answers, as at 26c04e3.
+    if not source.exists():
+        pytest.skip(f"{source} not found")
+    found = _segment_scan(source)
+    with open_elf(source) as elf:
+        rodata = readonly_section(elf, b".rodata")
+    assert found is not None and rodata is not None
+    second = _patched(tmp_path, {rodata[1] - 40: b"\0release version 2.99.\0"}, source)
+    got = _banner(second)
+    assert got is not None and (got.text, got.offset) == (found.text, found.offset)
+
+
+ARM64_LD = ARM64_LIBC.parent / "ld-linux-aarch64.so.1"
+
+
+@pytest.mark.parametrize(
+    ("source", "exact"), [(AMD64_LIBC, True), (ARM64_LD, True), (ARM64_LIBC, False)]
+)
+def test_a_banner_before_rodata(tmp_path: Path, source: Path, exact: bool) -> None:
+    # The segment scan's answer where at most BANNER_BEFORE_RODATA bytes precede .rodata in
+    # it (x86's first read-only segment; an ld.so), .rodata's first banner where more do.
+    found = _segment_scan(source)
+    with open_elf(source) as elf:
+        rodata = readonly_section(elf, b".rodata")
+        first = elf.readonly_ranges()[0]
+        dynsym = readonly_section(elf, b".dynsym")  # nothing here reads the symbols
+    assert found is not None and rodata is not None and first[0] < rodata[0]
+    assert dynsym is not None
+    if first[0] + first[1] < rodata[0]:  # x86: .rodata has a segment of its own
+        at = dynsym[0] + 256
+    else:  # in .text, 4 KiB or more than BANNER_BEFORE_RODATA before .rodata
+        at = rodata[0] - (4096 if exact else _classify.BANNER_BEFORE_RODATA + 4096)
+    assert first[0] <= at and at + 30 <= first[0] + first[1]
+    before = _patched(tmp_path, {at: b"\0release version 2.11.\0"}, source)
+    got = _banner(before)
+    assert got is not None
+    if exact:
+        assert (got.text, got.offset) == ("2.11", at + 17) and got == _segment_scan(before)
+    else:
+        assert (got.text, got.offset) == (found.text, found.offset)
+        assert _segment_scan(before) != got  # the rule documented in how-it-works.md

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import struct
 
-from ._elf import ET_DYN, ELFFile, readonly_section
+from ._elf import ET_DYN, MAX_BYTES_PER_FILE, ELFFile, readonly_section
 from ._libc_strings import (
-    GLIBC_BANNER_SPAN,
     MUSL_MARKER,
     MUSL_NEAR,
     Found,
     PartialRead,
     Span,
     find_glibc_banner,
-    find_last_glibc_banner,
     find_musl_version,
     find_static_libc,
     glibc_version_from_name,
@@ -449,40 +447,44 @@ def _glibc_itself(elf: ELFFile, scan: bool, api: Optional[int]) -> Classificatio
 
 
 def _glibc_banner(elf: ELFFile) -> Optional[Found]:
-    # The banner is a string constant of csu/version.c (elf/dl-usage.c in ld.so), in .rodata,
-    # 3-42 KiB before its end in every libc.so.6 and ld.so in tests/fixtures (glibc 2.31-2.41,
-    # nine architectures; the only "release version " in each): where the section headers
-    # name a .rodata inside a read-only segment it is searched from its end, a few KiB instead
-    # of the 1-2 MiB of an executable segment that also holds .text. Without section headers
-    # (or no banner there): the read-only segments, the non-code ones first (.rodata has a
-    # segment of its own in current links), the code too only when the banner is not in them.
-    rodata = readonly_section(elf, b".rodata")
-    small = rodata is not None and rodata[1] - rodata[0] <= _RODATA_MAX
-    found = _last_banner(elf, *rodata) if rodata is not None and small else None
+    # The first banner in the read-only segments, the non-code ones first (.rodata has a
+    # segment of its own in current links), the code too only when it is not in them. It is
+    # a string constant of csu/version.c (elf/dl-usage.c in ld.so), in .rodata, 3-42 KiB
+    # before its end in every libc.so.6 and ld.so in tests/fixtures. When the code is to be
+    # searched, the section headers name a .rodata inside a read-only segment and more than
+    # BANNER_BEFORE_RODATA bytes come before it in that search, .rodata's first banner answers.
+    found = find_glibc_banner(elf.readonly_data(code=False))
     if found is not None:
         return found
-    return find_glibc_banner(elf.readonly_data(code=False)) or find_glibc_banner(
-        elf.readonly_data()
-    )
+    rodata = readonly_section(elf, b".rodata")
+    if rodata is not None and rodata[1] - rodata[0] <= _RODATA_MAX:
+        start, end = rodata
+        if _scanned_before(elf, start) > BANNER_BEFORE_RODATA:
+            data = elf.read_range(start, end)
+            found = find_glibc_banner([(start, data)]) if len(data) == end - start else None
+            if found is not None:
+                return found
+    return find_glibc_banner(elf.readonly_data())
 
 
-#: How much of the end of .rodata is searched first for glibc's banner; a .rodata larger than
-#: _RODATA_MAX (glibc's is 150-250 KiB) is left to the segment scan and its read cap.
-_BANNER_TAIL = 64 * 1024
+#: A .rodata larger than this (glibc's is 115-165 KiB) is left to the segment scan.
 _RODATA_MAX = 1024 * 1024
+#: The most bytes the search of all read-only segments may go through before .rodata for it
+#: to run as it is (every ld.so: 0.1-0.3 MiB); past it (the 1-2 MiB of .text sharing
+#: .rodata's segment in libc.so.6 on all but x86) .rodata's first banner answers.
+BANNER_BEFORE_RODATA = 512 * 1024
 
 
-def _last_banner(elf: ELFFile, start: int, end: int) -> Optional[Found]:
-    # The last banner in [start, end): in its last _BANNER_TAIL bytes, else in the rest (with
-    # room for a banner that starts there and ends in the tail). None when a byte source holds
-    # only parts of it.
-    tail = max(start, end - _BANNER_TAIL)
-    data = elf.read_range(tail, end)
-    if len(data) != end - tail:
-        return None
-    found = find_last_glibc_banner(tail, data)
-    if found is not None or tail == start:
-        return found
-    head_end = min(end, tail + GLIBC_BANNER_SPAN)
-    data = elf.read_range(start, head_end)
-    return find_last_glibc_banner(start, data) if len(data) == head_end - start else None
+def _scanned_before(elf: ELFFile, rodata: int) -> int:
+    # How many bytes the search of all read-only segments (readonly_data(): their order and
+    # limit) goes through before the chunk holding ``rodata`` reaches it; reads nothing.
+    total, limit = 0, MAX_BYTES_PER_FILE // 2
+    for offset, size in elf.readonly_ranges():
+        size = min(size, limit)
+        if size <= 0:
+            break
+        limit -= size
+        if offset <= rodata < offset + size:
+            return total + rodata - offset
+        total += size
+    return total

@@ -21,7 +21,6 @@ __all__ = [
     "PartialRead",
     "Span",
     "find_glibc_banner",
-    "find_last_glibc_banner",
     "find_musl_version",
     "find_static_libc",
     "glibc_version",
@@ -69,8 +68,6 @@ MUSL_NEAR = 16 * 1024
 # "GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36."
 # (The pattern release version (\d{1,3}\.\d{1,3}(?:\.\d{1,5})?)[.,\s], read by hand.)
 _GLIBC_BANNER = b"release version "
-#: The most bytes a banner's "release version <version>" and the character after it take.
-GLIBC_BANNER_SPAN = len(_GLIBC_BANNER) + len("123.123.12345.")
 _BANNER_END = frozenset(b"., \t\n\r\x0b\x0c")
 
 # Strings only one libc's own code carries, for static binaries, which have neither an
@@ -413,17 +410,6 @@ def find_glibc_banner(chunks: Chunks) -> Optional[Found]:
             if found is not None:
                 return found
             at = data.find(_GLIBC_BANNER, at + 1)
-    return None
-
-
-def find_last_glibc_banner(offset: int, data: bytes) -> Optional[Found]:
-    """:func:`find_glibc_banner` searching one chunk from its end: its last banner."""
-    at = data.rfind(_GLIBC_BANNER)
-    while at >= 0:
-        found = _banner_at(offset, data, at)
-        if found is not None:
-            return found
-        at = data.rfind(_GLIBC_BANNER, 0, at + len(_GLIBC_BANNER) - 1)
     return None
 
 
