@@ -407,3 +407,23 @@ def test_a_namespace_the_policy_allows_no_version_of() -> None:
     (cause,) = causes(report, policy, Bundle([report]))
     assert cause.need == "LIBATOMIC_1.0 from libatomic.so.1"
     assert cause.have == "manylinux_2_12_x86_64 allows LIBATOMIC no version"
+
+
+def test_a_name_longer_than_the_readers_bound_is_no_name() -> None:
+    """The time64 pattern is matched against names of at most MAX_STRING bytes (the reader's
+    bound on any name): a hostile string table of one long run no longer makes every symbol's
+    name that long."""
+    import struct as _struct
+
+    from libcprobe._elf import MAX_STRING
+    from libcprobe.audit._policy import time64_pattern
+    from libcprobe.audit._symbols import imports_in
+
+    short = b"__clock_gettime64"
+    long_ = b"__" + b"a" * MAX_STRING + b"64"
+    strtab = b"\0" + short + b"\0" + long_ + b"\0"
+    sym = _struct.Struct("<IIIBBH")  # Elf32_Sym: name, value, size, info, other, shndx
+    entries = [sym.pack(0, 0, 0, 0, 0, 0)]  # STB_GLOBAL STT_FUNC, SHN_UNDEF: imported
+    entries += [sym.pack(1, 0, 0, 0x12, 0, 0), sym.pack(2 + len(short), 0, 0, 0x12, 0, 0)]
+    found = imports_in(b"".join(entries), strtab, 32, True, (), time64_pattern())
+    assert found == {short.decode()}

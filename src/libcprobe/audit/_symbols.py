@@ -21,7 +21,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import Optional
 
-from .._elf import ELFFile
+from .._elf import MAX_STRING, ELFFile
 from .._errors import LibcprobeError
 
 __all__ = ["MAX_SYMBOLS", "imported_symbols", "imports_in", "isa_level", "names_in_table"]
@@ -204,11 +204,14 @@ def _name_of(
 ) -> Optional[bytes]:
     """The name of symbol ``index`` when it is imported and in ``wanted`` or matches
     ``pattern``; else None. The NUL is looked for only as far as the longest wanted name
-    reaches, unless the pattern needs the name whole."""
+    reaches, or for the pattern up to ``MAX_STRING`` bytes, the reader's bound on a name
+    (a longer one is no name: else a hostile table of one 8 MiB run made every symbol's name
+    8 MiB long, for the NUL search and the pattern alike, and took hours)."""
     offset = _imported_at(symtab, symbol, index, len(strtab))
     if not offset:
         return None
-    room = None if pattern is not None else offset + max(map(len, wanted)) + 1
+    longest = max(map(len, wanted), default=0)
+    room = offset + (max(longest, MAX_STRING) if pattern is not None else longest) + 1
     end = strtab.find(b"\0", offset, room)
     if end < 0:
         return None
