@@ -462,3 +462,25 @@ def test_note_segments_named_many_times_are_read_once(tmp_path: Path) -> None:
         assert len(list(elf._note_segments())) == 1
         assert elf.may_have_note("GNU") and not elf.may_have_note("Android")
         assert [n.name for n in elf.notes] == ["GNU"]
+
+
+def test_the_string_table_the_reader_holds_is_the_one_at_dt_strtab() -> None:
+    """ELFFile.dynamic_string_table (what inspect's symbol search takes instead of reading
+    the table again) is the DT_STRTAB bytes, DT_STRSZ long, on every real fixture that has it."""
+    root = Path(__file__).parent / "fixtures"
+    held = 0
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.suffix in (".json", ".md", ".whl", ".txt", ".py", ".sh"):
+            continue
+        try:
+            elf = read_elf(path)
+        except LibcprobeError:
+            continue
+        table = elf.dynamic_string_table()
+        if table is None:
+            continue
+        held += 1
+        offset, room = elf.vaddr_to_offset(elf.first_dynamic(5) or 0) or (0, 0)
+        size = min(elf.first_dynamic(10) or room, room)
+        assert table == path.read_bytes()[offset : offset + size], path
+    assert held > 40

@@ -174,7 +174,7 @@ class _Layout:
     """The ``struct`` formats of one ELF class and byte order, compiled once per process
     (compiling a format costs more than unpacking with it)."""
 
-    __slots__ = ("dyn", "ehdr", "phdr", "u32", "u32x3", "verdef", "vernaux", "verneed")
+    __slots__ = ("dyn", "ehdr", "phdr", "shdr", "u32", "u32x3", "verdef", "vernaux", "verneed")
 
     def __init__(self, e: str, elf64: bool) -> None:
         # Elf64_Ehdr after e_ident / Elf32_Ehdr after e_ident (gABI).
@@ -184,6 +184,9 @@ class _Layout:
         # p_memsz (reordered by the reader).
         self.phdr = struct.Struct(e + ("IIQQ8xQQQ" if elf64 else "III4xIIII"))
         self.dyn = struct.Struct(e + ("qQ" if elf64 else "iI"))
+        # Elf64_Shdr / Elf32_Shdr: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size,
+        # then sh_link, sh_info, sh_addralign, sh_entsize (skipped).
+        self.shdr = struct.Struct(e + ("IIQQQQ24x" if elf64 else "IIIIII16x"))
         self.u32 = struct.Struct(e + "I")
         self.u32x3 = struct.Struct(e + "III")
         self.verneed = struct.Struct(e + "HHIII")
@@ -367,6 +370,12 @@ class ELFFile:
         if self._dynamic is None:
             self._dynamic = tuple(map(DynamicEntry._make, self._entries))
         return self._dynamic
+
+    def dynamic_string_table(self) -> Optional[bytes]:
+        """The dynamic string table's bytes (``DT_STRTAB``, ``DT_STRSZ`` clipped to its
+        segment) when the reader already holds it whole, having read names from it; else None
+        (read it then, bounded, where it is needed)."""
+        return self._strings or None
 
     def first_dynamic(self, tag: int) -> Optional[int]:
         """The value of the first ``PT_DYNAMIC`` entry with ``tag`` (as ld.so reads
@@ -652,11 +661,7 @@ class ELFFile:
             table = data.read(self._shoff, self._shnum * size, "section header table")
         except TruncatedELFError:
             return None
-        fmt = self._e + ("IIQQQQ" if self.elf_class == 64 else "IIIIII")
-        for i in range(self._shnum):
-            _name, sh_type, _flags, _addr, offset, sh_size = struct.unpack_from(
-                fmt, table, i * size
-            )
+        for _name, sh_type, _flags, _addr, offset, sh_size in self._layout.shdr.iter_unpack(table):
             if sh_type == SHT_ARM_ATTRIBUTES:
                 if not 0 < sh_size <= MAX_ATTRIBUTES or offset + sh_size > data.size:
                     return None
@@ -1035,7 +1040,7 @@ def readonly_section(elf: ELFFile, name: bytes) -> Optional[tuple[int, int]]:
     table = elf.read_range(shoff, shoff + count * size)
     if len(table) != count * size:
         return None
-    fmt = struct.Struct(elf._e + ("IIQQQQ24x" if elf.elf_class == 64 else "IIIIII16x"))
+    fmt = elf._layout.shdr
     _n, _t, _f, _a, str_off, str_size = fmt.unpack_from(table, names_at * size)
     str_size = min(str_size, _MAX_SECTION_NAMES)
     strtab = elf.read_range(str_off, str_off + str_size)

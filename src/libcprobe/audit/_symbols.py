@@ -114,7 +114,10 @@ def _imported(
     dyn = _first(elf)
     if DT_SYMTAB not in dyn or DT_STRTAB not in dyn:
         return ()
-    strtab = _table(elf, dyn[DT_STRTAB], min(dyn.get(DT_STRSZ, _MAX_STRTAB), _MAX_STRTAB))
+    # The table the reader already read for the names, else read here (bounded).
+    strtab = elf.dynamic_string_table() or _table(
+        elf, dyn[DT_STRTAB], min(dyn.get(DT_STRSZ, _MAX_STRTAB), _MAX_STRTAB)
+    )
     if strtab is None:
         return ()
     wanted = names_in_table(names, strtab)
