@@ -216,6 +216,9 @@ _MAPS_KEYS = (b"/ld", b"/linker", b"/libc.")
 
 #: The most of /proc/self/maps read (a process with tens of thousands of mappings has more).
 MAPS_LIMIT = 4 * 1024 * 1024
+#: How much is asked for at a time: procfs writes no more than asked, and musl's malloc makes
+#: a larger buffer dear (``_libc_strings.PIECE``).
+MAPS_PIECE = 16 * 1024
 
 
 def _mapped_libc() -> Optional[str]:
@@ -241,7 +244,7 @@ def _scan_maps(read: Callable[[int], bytes]) -> Optional[str]:
     :data:`MAPS_LIMIT` bytes in all."""
     tail, budget = b"", MAPS_LIMIT  # tail: from the first line not yet looked at
     while True:
-        chunk = read(min(budget, 64 * 1024)) if budget > 0 else b""
+        chunk = read(min(budget, MAPS_PIECE)) if budget > 0 else b""
         budget -= len(chunk)
         path, tail = _libc_line(tail + chunk, last=not chunk)
         if path is not None or not chunk:
