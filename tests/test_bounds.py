@@ -204,8 +204,9 @@ def test_many_distinct_note_segments_hit_the_read_limit(
 
 
 def test_many_strings_hit_the_read_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """6000 DT_NEEDED names 4 KiB apart in a sparse string table: each name read touches new
-    blocks (24 MiB in all), so the reader stops with ReadLimitError at MAX_BYTES_PER_FILE."""
+    """6000 DT_NEEDED names of 4000 bytes, 4 KiB apart, in a string table: each name read
+    touches new blocks (24 MiB in all), so the reader stops with ReadLimitError at
+    MAX_BYTES_PER_FILE."""
     mib = 1 << 20
     size = 32 * mib
     entries = [(DT_STRTAB, mib), (DT_STRSZ, size - mib)]
@@ -216,7 +217,8 @@ def test_many_strings_hit_the_read_limit(tmp_path: Path, monkeypatch: pytest.Mon
     struct.pack_into("<HHIQQQIHHHHHH", head, 16, 3, 62, 1, 0, 64, 0, 0, 64, 56, 2, 64, 0, 0)
     struct.pack_into("<IIQQQQQQ", head, 64, PT_LOAD, 4, 0, 0, 0, size, size, 4096)
     struct.pack_into("<IIQQQQQQ", head, 120, PT_DYNAMIC, 6, 4096, 4096, 0, len(blob), len(blob), 8)
-    path = sparse(tmp_path / "strings", bytes(head) + blob, size=size)
+    names = (b"n" * 4000 + bytes(96)) * 6000
+    path = sparse(tmp_path / "strings", bytes(head) + blob, size=size, at={mib: names})
     counter = ReadCounter(monkeypatch)
     with hang_guard(5), pytest.raises(ReadLimitError):
         read_elf(path)

@@ -47,8 +47,9 @@ PROGRAM = elfbuild.build(elfbuild.Spec()).data
 
 
 def _read_limit_file(path: Path) -> None:
-    """A sparse 32 MiB file with 6000 DT_NEEDED names 4 KiB apart in its string table: each
-    name is read (up to its NUL, at most MAX_STRING bytes) from new blocks, 24 MiB in all."""
+    """A 32 MiB file with 6000 DT_NEEDED names of 4000 bytes, 4 KiB apart, in its string
+    table: each name is read (up to its NUL, at most MAX_STRING bytes) from new blocks, about
+    24 MiB in all, whatever the reader's block size."""
     mib = 1 << 20
     size = 32 * mib
     entries = [(5, mib), (10, size - mib)] + [(1, k * 4096) for k in range(6000)] + [(0, 0)]
@@ -60,6 +61,8 @@ def _read_limit_file(path: Path) -> None:
     struct.pack_into("<IIQQQQQQ", head, 120, 2, 6, 4096, 4096, 0, len(dynamic), len(dynamic), 8)
     with open(path, "wb") as f:
         f.write(head + dynamic)
+        f.seek(mib)
+        f.write((b"n" * 4000 + bytes(96)) * 6000)
         f.truncate(size)
 
 
