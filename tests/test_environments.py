@@ -121,7 +121,7 @@ def test_no_proc_and_no_confstr_reads_the_loader_and_libc_so_6() -> None:
 
 
 @needs_glibc
-def test_no_confstr_reads_the_mapped_libc() -> None:
+def test_no_confstr_reads_the_loader_and_libc_so_6() -> None:
     info = run_python("import os\ndel os.confstr\n" + REPORT)
     assert info["family"] == "glibc" and info["version"] == GLIBC
     assert info["library"] is not None and info["library"].endswith("libc.so.6")

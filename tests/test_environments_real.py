@@ -812,13 +812,13 @@ def test_under_qemu_user() -> None:
 @pytest.mark.skipif(HOST_GLIBC is None, reason="needs a glibc host")
 def test_graalpy_like_no_confstr_and_a_launcher_executable(tmp_path: Path) -> None:
     # GraalPy: os.confstr may be missing and sys.executable may name a launcher; /proc/self/exe
-    # and the mapped libc still say what runs.
+    # and the loader the kernel mapped for it (its PT_INTERP) still say what runs.
     launcher = tmp_path / "graalpy"
     launcher.write_text('#!/bin/sh\nexec java -jar graalpy.jar "$@"\n')
     prelude = f"import os, sys\ndel os.confstr\nsys.executable = {str(launcher)!r}\n"
     info = run_report([sys.executable], prelude)
     assert (info["family"], info["version"]) == ("glibc", HOST_GLIBC)
-    assert {"proc-exe", "proc-maps"} <= {e["source"] for e in info["evidence"]}
+    assert {"proc-exe", "elf-interp"} <= {e["source"] for e in info["evidence"]}
 
 
 # -- 5. versions ---------------------------------------------------------------------------------

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from libcprobe import _process
+from libcprobe import LibcInfo, _process
 from libcprobe._classify import family_of_loader_name, family_of_needed_name
 
 
@@ -108,3 +108,56 @@ def test_reading_stops_at_the_page_that_completes_the_libc_line() -> None:
 
     assert _process._scan_maps(endless) is None
     assert sum(bounded) == _process.MAPS_LIMIT
+
+
+# -- when the running process reads /proc/self/maps ----------------------------------------
+
+_MUSL_LIBC = Path(__file__).parent / "fixtures/debian/bookworm/amd64/musl/libc.so"
+
+
+def _detect_running(program: Path, mapped: Callable[[], Optional[str]]) -> LibcInfo:
+    from libcprobe._elf import open_elf
+    from libcprobe._model import EvidenceLog
+    from libcprobe._program import Ask, detect_elf
+    from libcprobe._rootfs import HOST
+
+    ask = Ask(HOST, False, running=True, mapped=mapped)
+    with open_elf(program, lazy=True) as elf:
+        return detect_elf(elf, str(program), ask, EvidenceLog())
+
+
+def test_the_loader_pt_interp_names_answers_without_maps(tmp_path: Path) -> None:
+    # The kernel maps exactly the PT_INTERP file: /proc/self/maps (which the kernel writes out
+    # whole) is not read when that file answers.
+    from elfbuild import Spec, build
+
+    loader = tmp_path / "ld-musl-x86_64.so.1"
+    loader.write_bytes(_MUSL_LIBC.read_bytes())
+    program = tmp_path / "python3"
+    program.write_bytes(build(Spec(interp=str(loader))).data)
+
+    def mapped() -> Optional[str]:
+        raise AssertionError("/proc/self/maps read although PT_INTERP answered")
+
+    info = _detect_running(program, mapped)
+    assert (str(info.family), str(info.version), info.library) == ("musl", "1.2.3", str(loader))
+    assert "proc-maps" not in {e.source for e in info.evidence}
+
+
+def test_maps_answers_when_the_loader_cannot_be_read(tmp_path: Path) -> None:
+    from elfbuild import Spec, build
+
+    program = tmp_path / "python3"
+    program.write_bytes(build(Spec(interp=str(tmp_path / "gone" / "ld-musl-x86_64.so.1"))).data)
+    asked: list[bool] = []
+
+    def mapped() -> Optional[str]:
+        asked.append(True)
+        return str(_MUSL_LIBC)
+
+    info = _detect_running(program, mapped)
+    assert asked == [True]
+    found = (str(info.family), str(info.version), info.library)
+    assert found == ("musl", "1.2.3", str(_MUSL_LIBC))
+    sources = [e.source for e in info.evidence]
+    assert "proc-maps" in sources and sources.index("elf-interp") < sources.index("proc-maps")

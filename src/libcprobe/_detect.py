@@ -4,8 +4,8 @@ This module is the entry: the cache, the ``LIBCPROBE_LIBC`` override, and which 
 ask. Each question has its module, and all end in one per-program routine:
 
 - the running interpreter (``executable=None``, ``root=None``): :mod:`._process`, what the
-  process really runs (``/proc/self/exe``), ``confstr`` for glibc, the libc mapped in
-  ``/proc/self/maps`` for musl;
+  process really runs (``/proc/self/exe``), ``confstr`` for glibc, the loader it names (and,
+  failing that, the libc mapped in ``/proc/self/maps``) for musl;
 - a program (``executable=PATH``): :mod:`._program`, the routine itself (``#!`` scripts
   followed; the libc files it loads read by :mod:`._libc_files`, a gcompat shim by
   :mod:`._shim`);

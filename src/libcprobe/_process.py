@@ -2,9 +2,10 @@
 
 The program is ``/proc/self/exe`` (what the kernel runs, even when deleted; an emulator's own
 file there is passed over for ``sys.executable``). Its libc says what it is where it can:
-Android's API level, glibc's ``confstr``, the libc ``/proc/self/maps`` shows for musl (a
-static program's ``strerror`` is asked in :mod:`._program`, which alone knows it is static);
-then the per-program routine reads the rest from the files.
+Android's API level, glibc's ``confstr`` (a static program's ``strerror`` is asked in
+:mod:`._program`, which alone knows it is static); then the per-program routine reads the rest
+from the files: for musl the loader ``PT_INTERP`` names (the file the kernel mapped), and the
+libc ``/proc/self/maps`` shows only when that cannot answer.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def detect_running(allow_execute: bool) -> LibcInfo:
         ev.version(version, "confstr", None, _CONFSTR.format(text))
         ask = Ask(HOST, allow_execute, running=True, known=(Family.GLIBC, version))
         return _detect_exe(exe_path, shown, ask, ev)
-    ask = Ask(HOST, allow_execute, running=True, mapped=_mapped_libc())
+    ask = Ask(HOST, allow_execute, running=True, mapped=_mapped_libc)
     return _detect_exe(exe_path, shown, ask, ev)
 
 
