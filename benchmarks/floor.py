@@ -1,0 +1,258 @@
+"""The least a pure-Python reader can spend, against the same peers as targets 2 and 3 of
+issue 16: what no refinement of libcprobe's own code can go below.
+
+    .venv/bin/python benchmarks/floor.py          # both (the second needs the musl CPython)
+    .venv/bin/python benchmarks/floor.py --json
+
+The *floor* functions here do only what every answer needs, with nothing else: no kernel
+checks, no evidence, no error handling, no bounds, the layout of one file taken for granted
+(they are measuring sticks, not readers: they are right only for the files measured here).
+
+1. The musl version of ``/lib/ld-musl-x86_64.so.1`` by the rule libcprobe uses (the
+   version-shaped string nearest to the ``musl libc`` usage text): open, fstat, the ELF header
+   and program headers, 16 KiB from the end of the last read-only data segment, the marker,
+   then dots outward from it. Against running the loader, interleaved call by call.
+2. In the dynamic musl CPython (``e2e/build``): ``readlink`` and a read of ``/proc/self/exe``'s
+   ``PT_INTERP``, the floor of 1 on that loader, and the musllinux tags as strings; once as is
+   and once after reading ``/proc/self/maps`` whole. Against packaging's
+   ``list(platform_tags())`` and libcprobe's ``detect().platform_tags()`` (caches cleared),
+   interleaved call by call.
+
+The ratios to compare with are the targets': 10x faster than running the loader, and 1/3 of
+packaging's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+HERE = Path(__file__).resolve().parent
+LOADER = "/lib/ld-musl-x86_64.so.1"
+DIGITS = frozenset(b"0123456789")
+PT_LOAD, PT_INTERP = 1, 3
+CALLS = 400
+
+
+def _version_at(data: bytes, dot: int) -> Optional[tuple[int, int]]:
+    """(first, nul) of "<major>.<minor>.<patch>\\0" whose first dot is at ``dot``."""
+    nul = data.find(0, dot + 1, dot + 80)
+    if nul < 0:
+        return None
+    minor, dot2, patch = data[dot + 1 : nul].partition(b".")
+    if not (dot2 and minor.isdigit() and patch.isdigit()):
+        return None
+    first = dot
+    while first > 0 and data[first - 1] in DIGITS:
+        first -= 1
+    return first, nul
+
+
+def _nearest(piece: bytes, marker: int) -> Optional[tuple[int, int]]:
+    """The version nearest to ``marker`` in ``piece``: up to the first, then down as far."""
+    above = None
+    up = piece.find(b".", marker)
+    while up >= 0 and above is None:
+        if piece[up + 1] in DIGITS and piece[up - 1] in DIGITS:
+            above = _version_at(piece, up)
+        up = piece.find(b".", up + 1)
+    below = None
+    down = piece.rfind(b".", 0, marker)
+    while down >= 0 and below is None and (above is None or marker - down < above[0] - marker):
+        if piece[down + 1] in DIGITS and piece[down - 1] in DIGITS:
+            below = _version_at(piece, down)
+        down = piece.rfind(b".", 0, down)
+    if below is None or (above is not None and above[0] - marker < marker - below[0]):
+        return above
+    return below
+
+
+def musl_version_floor(path: str) -> Optional[str]:
+    """Section 1's floor (a little-endian ELF64 libc.so whose version lies within the last
+    16 KiB of its last read-only data segment)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fstat(fd)
+        head = os.pread(fd, 64, 0)
+        (phoff,) = struct.unpack_from("<Q", head, 32)
+        (phnum,) = struct.unpack_from("<H", head, 56)
+        last = (0, 0)
+        for p_type, flags, offset, _v, _p, filesz, _m, _a in struct.iter_unpack(
+            "<IIQQQQQQ", os.pread(fd, phnum * 56, phoff)
+        ):
+            if p_type == PT_LOAD and flags == 4:  # PF_R only: .rodata's segment
+                last = (offset, filesz)
+        offset, size = last
+        start = max(offset, offset + size - 16 * 1024)
+        piece = os.pread(fd, offset + size - start, start)
+        found = _nearest(piece, piece.rfind(b"musl libc"))
+        return None if found is None else piece[found[0] : found[1]].decode()
+    finally:
+        os.close(fd)
+
+
+def interpreter_floor(path: str) -> Optional[str]:
+    """``PT_INTERP`` of a little-endian ELF64 program."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fstat(fd)
+        head = os.pread(fd, 64, 0)
+        (phoff,) = struct.unpack_from("<Q", head, 32)
+        (phnum,) = struct.unpack_from("<H", head, 56)
+        for p_type, _f, offset, _v, _p, filesz, _m, _a in struct.iter_unpack(
+            "<IIQQQQQQ", os.pread(fd, phnum * 56, phoff)
+        ):
+            if p_type == PT_INTERP:
+                return os.pread(fd, filesz, offset).rstrip(b"\0").decode()
+        return None
+    finally:
+        os.close(fd)
+
+
+def read_maps() -> None:
+    fd = os.open("/proc/self/maps", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while os.read(fd, 16 * 1024):
+            pass
+    finally:
+        os.close(fd)
+
+
+def tags_floor(with_maps: bool = False) -> list[str]:
+    """Section 2's floor: the running musl interpreter's tags."""
+    os.readlink("/proc/self/exe")
+    if with_maps:
+        read_maps()
+    loader = interpreter_floor("/proc/self/exe")
+    version = musl_version_floor(loader) if loader else None
+    if version is None:
+        return []
+    minor = int(version.split(".")[1])
+    machine = os.uname().machine
+    return [f"linux_{machine}"] + [f"musllinux_1_{m}_{machine}" for m in range(minor, -1, -1)]
+
+
+def run_loader() -> bytes:
+    proc = subprocess.run(
+        [LOADER], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    return proc.stderr
+
+
+def interleaved(fns: dict[str, Callable[[], object]], calls: int = CALLS) -> dict[str, float]:
+    """Median microseconds per call of each, the calls interleaved one by one."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(calls):
+        for name, fn in fns.items():
+            start = time.perf_counter_ns()
+            fn()
+            times[name].append((time.perf_counter_ns() - start) / 1e3)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def section_loader() -> dict[str, Any]:
+    sys.path.insert(0, str(HERE.parent / "src"))
+    from libcprobe._classify import classify
+    from libcprobe._elf import open_elf
+
+    def libcprobe_version() -> Any:
+        with open_elf(LOADER, lazy=True) as elf:
+            return classify(elf, scan=True).libc_version
+
+    found = libcprobe_version()
+    assert found is not None and musl_version_floor(LOADER) == found.text
+    us = interleaved(
+        {
+            "floor": lambda: musl_version_floor(LOADER),
+            "libcprobe": libcprobe_version,
+            "run": run_loader,
+        }
+    )
+    return {
+        "us": us,
+        "floor_x": us["run"] / us["floor"],
+        "libcprobe_x": us["run"] / us["libcprobe"],
+    }
+
+
+def section_musl_cpython() -> dict[str, Any]:
+    """Run in the musl CPython (with libcprobe and packaging on its path)."""
+    from packaging import _manylinux, _musllinux, tags
+
+    import libcprobe
+
+    def packaging_tags() -> list[str]:
+        _manylinux._get_glibc_version.cache_clear()
+        _musllinux._get_musl_version.cache_clear()
+        _manylinux._get_manylinux_module.cache_clear()
+        return list(tags.platform_tags())
+
+    def libcprobe_tags() -> list[str]:
+        libcprobe.clear_cache()
+        return libcprobe.detect().platform_tags()
+
+    assert tags_floor() == libcprobe_tags()[: len(tags_floor())]
+    us = interleaved(
+        {
+            "floor": tags_floor,
+            "floor + /proc/self/maps": lambda: tags_floor(with_maps=True),
+            "libcprobe": libcprobe_tags,
+            "packaging": packaging_tags,
+        }
+    )
+    return {"us": us, **{f"{k} / packaging": v / us["packaging"] for k, v in us.items()}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--in-musl", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.in_musl:
+        print(json.dumps(section_musl_cpython()))
+        return 0
+    results: dict[str, Any] = {"loader": section_loader() if os.path.exists(LOADER) else None}
+    results["musl_cpython"] = _in_musl_cpython()
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for section, data in results.items():
+        print(f"## {section}")
+        if data is None or "error" in data:
+            print(f"skipped: {None if data is None else data['error']}")
+            continue
+        for key, value in data.items():
+            shown = (
+                {k: round(v, 3) for k, v in value.items()}
+                if isinstance(value, dict)
+                else round(value, 3)
+            )
+            print(f"- {key}: {shown}")
+    return 0
+
+
+def _in_musl_cpython() -> Optional[dict[str, Any]]:
+    sys.path.insert(0, str(HERE))
+    from _common import child_env, musl_python, run_json, stage
+
+    python = musl_python()
+    if python is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        site = stage(str(python), Path(tmp) / "site", HERE.parent / "src")
+        return run_json([str(python), __file__, "--in-musl"], child_env(site))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
