@@ -22,6 +22,7 @@ import errno as _errno
 import os
 import stat
 import struct
+import sys
 
 from ._arch import EM_ARM, arch_name, cpu_arch_name
 from ._errors import (
@@ -179,7 +180,9 @@ class _Layout:
     """The ``struct`` formats of one ELF class and byte order, compiled once per process
     (compiling a format costs more than unpacking with it)."""
 
-    __slots__ = ("dyn", "ehdr", "phdr", "shdr", "u32", "u32x3", "verdef", "vernaux", "verneed")
+    __slots__ = (
+        "dyn", "ehdr", "phdr", "shdr", "u32", "u32x3", "udyn", "verdef", "vernaux", "verneed",
+    )  # fmt: skip
 
     def __init__(self, e: str, elf64: bool) -> None:
         # Elf64_Ehdr after e_ident / Elf32_Ehdr after e_ident (gABI).
@@ -189,6 +192,7 @@ class _Layout:
         # p_memsz (reordered by the reader).
         self.phdr = struct.Struct(e + ("IIQQ8xQQQ" if elf64 else "III4xIIII"))
         self.dyn = struct.Struct(e + ("qQ" if elf64 else "iI"))
+        self.udyn = struct.Struct(e + ("QQ" if elf64 else "II"))  # tags unsigned
         # Elf64_Shdr / Elf32_Shdr: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size,
         # then sh_link, sh_info, sh_addralign, sh_entsize (skipped).
         self.shdr = struct.Struct(e + ("IIQQQQ24x" if elf64 else "IIIIII16x"))
@@ -200,6 +204,7 @@ class _Layout:
 
 
 _LAYOUTS: dict[tuple[bool, bool], _Layout] = {}
+_NATIVE_LITTLE = sys.byteorder == "little"
 
 
 def _layout(little: bool, elf64: bool) -> _Layout:
@@ -257,13 +262,23 @@ class _Data:
             )
         if self._mem is not None:
             return self._mem[offset : offset + size]
-        if size == 0:
-            return b""
+        first = offset // _BLOCK
+        if size and (offset + size - 1) // _BLOCK == first:  # the common case: one block
+            chunk = self._cache.get(first)
+            if chunk is None:
+                start = first * _BLOCK
+                chunk = self._fetch(start, min(start + _BLOCK, self.size) - start)
+                self._cache[first] = chunk
+            skip = offset - first * _BLOCK
+            return chunk[skip : skip + size]
+        return self._read_blocks(offset, size) if size else b""
+
+    def _read_blocks(self, offset: int, size: int) -> bytes:
+        # read() across blocks: each run of missing blocks is fetched with one pread; when one
+        # run is all of them, the bytes are taken from it (no join of the blocks).
         cache = self._cache
         first, last = offset // _BLOCK, (offset + size - 1) // _BLOCK
-        if first == last and first in cache:  # the common case: one block, already read
-            skip = offset - first * _BLOCK
-            return cache[first][skip : skip + size]
+        skip = offset - first * _BLOCK
         block = first
         while block <= last:  # fetch each run of missing blocks with one pread
             if block in cache:
@@ -276,10 +291,20 @@ class _Data:
             chunk = self._fetch(start, min((run_end + 1) * _BLOCK, self.size) - start)
             for b in range(block, run_end + 1):
                 cache[b] = chunk[(b - block) * _BLOCK : (b - block + 1) * _BLOCK]
+            if block == first and run_end == last:
+                return chunk[skip : skip + size]
             block = run_end + 1
         joined = b"".join([cache[b] for b in range(first, last + 1)])
-        skip = offset - first * _BLOCK
         return joined[skip : skip + size]
+
+    def whole(self, offset: int, size: int) -> Optional[bytes]:
+        """``read(offset, size)`` of a range inside the file (``size`` > 0) when it reads what
+        a read of its last byte alone would (bytes in memory, or one cache block), else None."""
+        if self._mem is not None:
+            return self._mem[offset : offset + size]
+        if offset // _BLOCK != (offset + size - 1) // _BLOCK:
+            return None
+        return self.read(offset, size, "PT_INTERP")
 
     def close(self) -> None:
         if self._fd is not None:
@@ -325,6 +350,20 @@ class ELFFile:
     instead, inside the block: their errors come then.
     """
 
+    # Slots: the reader sets some 40 attributes, past the 30 a shared-key instance dict
+    # holds before it turns into a plain dict (CPython 3.11); "__dict__" keeps any other
+    # attribute (a test's monkeypatch) settable.
+    __slots__ = (
+        "__dict__",
+        "_data", "_defs", "_dynamic", "_dynamic_at", "_dynraw", "_dynsize", "_e", "_interp_at",
+        "_layout", "_needs", "_notes", "_phdrs", "_phentsize", "_phnum", "_phoff",
+        "_program_headers", "_readonly", "_shentsize", "_shnum", "_shoff", "_shstrndx",
+        "_strings", "_strtab", "_table_limit", "_tags", "_values",
+        "abiversion", "arm_cpu_arch", "elf_class", "entry", "file_size", "flags", "flags_1",
+        "interpreter", "little_endian", "machine", "needed", "osabi", "path", "rpath",
+        "runpath", "soname", "type",
+    )  # fmt: skip
+
     path: str
     elf_class: int  # 32 or 64
     little_endian: bool
@@ -354,9 +393,7 @@ class ELFFile:
         self.file_size = data.size
         self._parse_header(data)
         self._parse_program_headers(data)
-        if self.type in (ET_EXEC, ET_DYN):
-            self._check_loadable(data)
-        self._parse_interpreter(data)
+        self._parse_interpreter(data, self._scan_segments(data, self.type in (ET_EXEC, ET_DYN)))
         # A lazy read (detection) wants a few names: a table is read whole only up to a block;
         # an eager one (inspect) wants every version name too.
         self._table_limit = LAZY_STRING_TABLE if lazy else MAX_STRING_TABLE
@@ -373,7 +410,8 @@ class ELFFile:
     def dynamic(self) -> tuple[DynamicEntry, ...]:
         """The ``PT_DYNAMIC`` entries before the first ``DT_NULL``."""
         if self._dynamic is None:
-            self._dynamic = tuple(map(DynamicEntry._make, self._entries))
+            entries = self._layout.dyn.iter_unpack(self._dynraw)
+            self._dynamic = tuple(map(DynamicEntry._make, entries))
         return self._dynamic
 
     def dynamic_string_table(self) -> Optional[bytes]:
@@ -385,7 +423,15 @@ class ELFFile:
     def first_dynamic(self, tag: int) -> Optional[int]:
         """The value of the first ``PT_DYNAMIC`` entry with ``tag`` (as ld.so reads
         ``DT_STRTAB``, ``DT_SYMTAB``, ...), or None (without building :attr:`dynamic`)."""
-        return self._first.get(tag)
+        bits = 8 * self._dynsize // 2  # the reader holds tags unsigned; d_tag is signed
+        if not -(1 << (bits - 1)) <= tag < 1 << (bits - 1):
+            return None
+        return self._first_value(tag & ((1 << bits) - 1))
+
+    def _first_value(self, tag: int) -> Optional[int]:
+        # The value of the first entry with ``tag`` (unsigned), as first_dynamic.
+        tags = self._tags
+        return self._values[tags.index(tag)] if tag in tags else None
 
     @property
     def version_needs(self) -> tuple[VersionNeed, ...]:
@@ -621,38 +667,52 @@ class ELFFile:
             self._program_headers = tuple(map(ProgramHeader._make, self._phdrs))
         return self._program_headers
 
-    def _segment(self, p_type: int) -> Optional[tuple[int, int]]:
-        """(p_offset, p_filesz) of the first segment of a type. The gABI allows at most one
-        PT_INTERP and one PT_DYNAMIC; like the kernel and ld.so we take the first."""
-        for ph in self._phdrs:
-            if ph[0] == p_type:
-                return ph[2], ph[4]
-        return None
-
-    def _check_loadable(self, data: _Data) -> None:
-        """The header checks of the kernel's ``load_elf_binary`` (fs/binfmt_elf.c) that decide
-        whether a program or library can be loaded at all; the dynamic loader makes the same
-        ones for libraries (glibc's elf/dl-load.c). Each failure is a CorruptELFError naming
-        the rule. Not applied: the checks of the interpreter file (another file), of the
-        machine against the running kernel (not a property of the file), arm64's
+    def _scan_segments(self, data: _Data, loadable: bool) -> Optional[bytes]:
+        """One pass over the program headers: the first ``PT_INTERP`` and ``PT_DYNAMIC`` (the
+        gABI allows at most one of each; like the kernel and ld.so we take the first) go to
+        ``_interp_at`` and ``_dynamic_at``, and for a program or library (``loadable``) the
+        header checks of the kernel's ``load_elf_binary`` (fs/binfmt_elf.c) that decide
+        whether it can be loaded at all are made on the way; the dynamic loader makes the
+        same ones for libraries (glibc's elf/dl-load.c). Each failure is a CorruptELFError
+        naming the rule. Not applied: the checks of the interpreter file (another file), of
+        the machine against the running kernel (not a property of the file), arm64's
         ``PT_GNU_PROPERTY`` parsing, and p_offset/p_vaddr congruence (mmap fails after the
-        point of no return; no toolchain writes such a file)."""
-        size = self._phnum * self._phentsize
-        if size == 0 or size > _KERNEL_MAX_PHDRS:
-            _refuse(data, f"its program header table is {size} bytes (must be 1-65536)")
+        point of no return; no toolchain writes such a file).
+
+        Returns the first ``PT_INTERP``'s bytes when its check could read them whole at the
+        cost of its last byte, else None."""
+        interp = dynamic = raw = None
+        if loadable:
+            size = self._phnum * self._phentsize
+            if size == 0 or size > _KERNEL_MAX_PHDRS:
+                _refuse(data, f"its program header table is {size} bytes (must be 1-65536)")
         limit = 1 << self.elf_class
-        for p_type, _flags, offset, vaddr, filesz, memsz, _align in self._phdrs:
-            if p_type == PT_INTERP:
-                if not 2 <= filesz <= MAX_STRING:
-                    _refuse(data, f"PT_INTERP is {filesz} bytes (must be 2-{MAX_STRING})")
-                last = data.read(offset + filesz - 1, 1, "PT_INTERP")
-                if last != b"\0":
-                    _refuse(data, "PT_INTERP is not NUL-terminated")
-            elif p_type == PT_LOAD:
-                if filesz > memsz:
-                    _refuse(data, f"a PT_LOAD has p_filesz {filesz:#x} > p_memsz {memsz:#x}")
-                if vaddr + memsz > limit:
-                    _refuse(data, f"a PT_LOAD ends past the address space ({vaddr:#x})")
+        for ph in self._phdrs:
+            p_type = ph[0]
+            if p_type == PT_LOAD:
+                if loadable and (ph[4] > ph[5] or ph[3] + ph[5] > limit):
+                    _refuse_load(data, ph)
+            elif p_type == PT_INTERP:
+                if loadable:
+                    raw = self._check_interp(data, ph, interp is None) or raw
+                if interp is None:
+                    interp = ph
+            elif p_type == PT_DYNAMIC and dynamic is None:
+                dynamic = ph
+        self._interp_at, self._dynamic_at = interp, dynamic
+        return raw
+
+    def _check_interp(self, data: _Data, ph: tuple[int, ...], whole: bool) -> Optional[bytes]:
+        # load_elf_binary's PT_INTERP rules: 2 bytes to PATH_MAX, NUL-terminated. With
+        # ``whole``, its bytes when reading them costs what reading the last one does.
+        offset, filesz = ph[2], ph[4]
+        if not 2 <= filesz <= MAX_STRING:
+            _refuse(data, f"PT_INTERP is {filesz} bytes (must be 2-{MAX_STRING})")
+        raw = data.whole(offset, filesz) if whole and offset + filesz <= data.size else None
+        last = raw[-1:] if raw is not None else data.read(offset + filesz - 1, 1, "PT_INTERP")
+        if last != b"\0":
+            _refuse(data, "PT_INTERP is not NUL-terminated")
+        return raw
 
     def _arm_cpu_arch(self, data: _Data) -> Optional[int]:
         """``Tag_CPU_arch`` from the ``.ARM.attributes`` section (ARM IHI 0045, "Build
@@ -673,15 +733,17 @@ class ELFFile:
                 return arm_cpu_arch_tag(data.read(offset, sh_size, ".ARM.attributes"), self._e)
         return None
 
-    def _parse_interpreter(self, data: _Data) -> None:
-        segment = self._segment(PT_INTERP)
+    def _parse_interpreter(self, data: _Data, raw: Optional[bytes]) -> None:
+        # ``raw``: the bytes _scan_segments read already, or None.
+        segment = self._interp_at
         if segment is None:
             self.interpreter = None
             return
-        offset, filesz = segment
-        if filesz > MAX_STRING:
-            raise CorruptELFError(f"PT_INTERP is {filesz} bytes long", data.name)
-        raw = data.read(offset, filesz, "PT_INTERP")
+        if raw is None:
+            offset, filesz = segment[2], segment[4]
+            if filesz > MAX_STRING:
+                raise CorruptELFError(f"PT_INTERP is {filesz} bytes long", data.name)
+            raw = data.read(offset, filesz, "PT_INTERP")
         self.interpreter = _decode(raw.split(b"\0", 1)[0])
 
     def vaddr_to_offset(self, vaddr: int) -> Optional[tuple[int, int]]:
@@ -694,19 +756,22 @@ class ELFFile:
         return None
 
     def _parse_dynamic(self, data: _Data) -> None:
-        self._entries: list[tuple[int, int]] = []
+        # The entries are held as two lists, tags (unsigned) and values, made in C (no tuple
+        # per entry); the DynamicEntry records, and the raw bytes they come from, on first use.
+        self._tags: list[int] = []
+        self._values: list[int] = []
+        self._dynraw = b""
         self.needed = ()
         self.soname = None
         self.rpath = ()
         self.runpath = ()
         self.flags_1 = 0
-        self._first: dict[int, int] = {}  # the first entry of each tag
         self._strtab = (0, 0)  # (offset, size) of the dynamic string table
         self._strings: Optional[bytes] = None  # its bytes, once read (see _string)
-        segment = self._segment(PT_DYNAMIC)
-        if segment is None or segment[1] == 0:
+        segment = self._dynamic_at
+        if segment is None or segment[4] == 0:
             return
-        offset, filesz = segment
+        offset, filesz = segment[2], segment[4]
         size = self._dynsize
         count = min(filesz // size, MAX_DYNAMIC_ENTRIES)
         raw = data.read(offset, count * size, "PT_DYNAMIC")
@@ -715,48 +780,63 @@ class ELFFile:
             raise CorruptELFError(
                 f"PT_DYNAMIC has more than {MAX_DYNAMIC_ENTRIES} entries", data.name
             )
-        entries = list(self._layout.dyn.iter_unpack(raw if end < 0 else raw[:end]))
-        self._entries = entries
-        first = self._first = dict(reversed(entries))
-        if DT_FLAGS_1 in first:  # the last DT_FLAGS_1 counts (ld.so reads them in order)
-            self.flags_1 = next(v for t, v in reversed(entries) if t == DT_FLAGS_1)
-        if first.keys().isdisjoint(_STRING_TAGS):
+        raw = self._dynraw = raw if end < 0 else raw[:end]
+        tags, values = self._tags, self._values = self._tag_lists(raw)
+        if DT_FLAGS_1 in tags:  # the last DT_FLAGS_1 counts (ld.so reads them in order)
+            self.flags_1 = values[len(tags) - 1 - tags[::-1].index(DT_FLAGS_1)]
+        if _STRING_TAGS.isdisjoint(tags):
             return
-        if DT_STRTAB not in first:
+        if DT_STRTAB not in tags:
             raise CorruptELFError(
                 "the dynamic section names strings but has no DT_STRTAB", data.name
             )
-        where = self.vaddr_to_offset(first[DT_STRTAB])
+        strtab = values[tags.index(DT_STRTAB)]
+        where = self.vaddr_to_offset(strtab)
         if where is None:
-            raise CorruptELFError(
-                f"DT_STRTAB {first[DT_STRTAB]:#x} is not in any loaded segment", data.name
-            )
+            raise CorruptELFError(f"DT_STRTAB {strtab:#x} is not in any loaded segment", data.name)
         str_off, str_room = where
-        self._strtab = (str_off, min(first.get(DT_STRSZ, str_room), str_room))
+        str_size = values[tags.index(DT_STRSZ)] if DT_STRSZ in tags else str_room
+        self._strtab = (str_off, min(str_size, str_room))
         try:
-            self._names(entries, first)
+            self._names(tags, values)
         except ELFError:
-            self._names_in_entry_order(entries)  # raises the first bad name's error
+            self._names_in_entry_order(tags, values)  # raises the first bad name's error
             raise
 
-    def _names(self, entries: list[tuple[int, int]], first: dict[int, int]) -> None:
+    def _tag_lists(self, raw: bytes) -> tuple[list[int], list[int]]:
+        """The tags (unsigned) and the values of the raw dynamic entries: in the file's byte
+        order when it is the machine's, the entries seen as words (a memoryview cast: no
+        tuple per entry), else through struct."""
+        if self.little_endian is _NATIVE_LITTLE:
+            words = memoryview(raw).cast("Q" if self.elf_class == 64 else "I")
+            return words[::2].tolist(), words[1::2].tolist()
+        entries = list(self._layout.udyn.iter_unpack(raw))
+        return [t for t, _ in entries], [v for _, v in entries]
+
+    def _names(self, tags: list[int], values: list[int]) -> None:
         # Every DT_NEEDED in order; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as ld.so).
         string = self._string
-        self.needed = tuple([string(v, "DT_NEEDED") for t, v in entries if t == DT_NEEDED])
-        if DT_SONAME in first:
-            self.soname = string(first[DT_SONAME], "DT_SONAME")
-        if DT_RPATH in first:
-            self.rpath = tuple(string(first[DT_RPATH], "DT_RPATH").split(":"))
-        if DT_RUNPATH in first:
-            self.runpath = tuple(string(first[DT_RUNPATH], "DT_RUNPATH").split(":"))
+        if DT_NEEDED in tags:
+            at = tags.index(DT_NEEDED)
+            needed = [string(values[at], "DT_NEEDED")]
+            for _ in range(tags.count(DT_NEEDED) - 1):
+                at = tags.index(DT_NEEDED, at + 1)
+                needed.append(string(values[at], "DT_NEEDED"))
+            self.needed = tuple(needed)
+        if DT_SONAME in tags:
+            self.soname = string(values[tags.index(DT_SONAME)], "DT_SONAME")
+        if DT_RPATH in tags:
+            self.rpath = tuple(string(values[tags.index(DT_RPATH)], "DT_RPATH").split(":"))
+        if DT_RUNPATH in tags:
+            self.runpath = tuple(string(values[tags.index(DT_RUNPATH)], "DT_RUNPATH").split(":"))
 
-    def _names_in_entry_order(self, entries: list[tuple[int, int]]) -> None:
+    def _names_in_entry_order(self, tags: list[int], values: list[int]) -> None:
         """The names :meth:`_names` reads, read in the order of the entries (what a bad one
         raises is the error of the first bad entry, whatever its tag)."""
         names = {DT_NEEDED: "DT_NEEDED", DT_SONAME: "DT_SONAME", DT_RPATH: "DT_RPATH"}
         names[DT_RUNPATH] = "DT_RUNPATH"
         seen: set[int] = set()
-        for tag, value in entries:
+        for tag, value in zip(tags, values):
             if tag in names and (tag == DT_NEEDED or tag not in seen):
                 seen.add(tag)
                 self._string(value, names[tag])
@@ -809,11 +889,12 @@ class ELFFile:
         self, tag: int, num_tag: int, parse: Callable[[_Data, int, int, _StringFn], tuple[T, ...]]
     ) -> tuple[T, ...]:
         """The version table ``tag`` points at (``num_tag`` entries), parsed; () without one."""
-        first = self._first
-        if tag not in first:
+        vaddr = self._first_value(tag)
+        if vaddr is None:
             return ()
-        count = first.get(num_tag, MAX_VERSION_ENTRIES)
-        return parse(self._data, first[tag], count, self._string)
+        count = self._first_value(num_tag)
+        count = MAX_VERSION_ENTRIES if count is None else count
+        return parse(self._data, vaddr, count, self._string)
 
     def _table_offset(self, data: _Data, vaddr: int, what: str) -> tuple[int, int]:
         where = self.vaddr_to_offset(vaddr)
@@ -1066,6 +1147,14 @@ def _refuse(data: _Data, why: str) -> NoReturn:
     raise CorruptELFError(f"{why}; execve refuses it (fs/binfmt_elf.c)", data.name)
 
 
+def _refuse_load(data: _Data, ph: tuple[int, ...]) -> NoReturn:
+    # load_elf_binary's PT_LOAD rules, in its order.
+    _type, _flags, _offset, vaddr, filesz, memsz, _align = ph
+    if filesz > memsz:
+        _refuse(data, f"a PT_LOAD has p_filesz {filesz:#x} > p_memsz {memsz:#x}")
+    _refuse(data, f"a PT_LOAD ends past the address space ({vaddr:#x})")
+
+
 def parse_glibc_version_name(name: str) -> Optional[tuple[int, ...]]:
     """``"GLIBC_2.17"`` -> ``(2, 17)``; anything else (``GLIBC_PRIVATE``, ``GCC_3.0``) -> None."""
     if not name.startswith("GLIBC_"):
@@ -1205,6 +1294,9 @@ class _SourceData(_Data):
         if offset < 0 or offset >= self.size or size <= 0:
             return b""
         return self._source.scan(offset, min(size, self.size - offset))
+
+    def whole(self, offset: int, size: int) -> Optional[bytes]:
+        return None  # the source sees the reads the reader always made
 
 
 def read_elf_source(source: ByteSource) -> ELFFile:
