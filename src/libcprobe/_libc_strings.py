@@ -100,22 +100,25 @@ def _candidate(data: bytes, dot: int, floor: int, end: int) -> Optional[tuple[in
     musl's own major version, 0 or 1, as one digit; after a digit, ``.``, ``_`` or ``-``
     (``LINUX_2.6.39``, ``GLIBC_2.17``, the tail of a longer number) nothing is accepted."""
     # ".<minor>.<patch>[-<suffix>]\0" from the dot: up to the first NUL, checked with bytes
-    # methods.
-    nul = data.find(0, dot + 1, min(end, dot + _REACH))
+    # methods (isdigit() is False for b"").
+    reach = dot + _REACH
+    nul = data.find(0, dot + 1, reach if reach < end else end)
     if nul < 0:
         return None
     minor, dot2, rest = data[dot + 1 : nul].partition(b".")
+    if not dot2 or len(minor) > 3 or not minor.isdigit():
+        return None
     patch, dash, suffix = rest.partition(b"-")
-    if not (dot2 and 0 < len(minor) <= 3 and 0 < len(patch) <= 3) or not (
-        minor.isdigit() and patch.isdigit()
-    ):
+    if len(patch) > 3 or not patch.isdigit():
         return None
     if dash and (
         not suffix[:1].isalnum() or len(suffix) > 64 or suffix.translate(None, _SUFFIX_BYTES)
     ):
         return None
-    head = data[max(floor, dot - 3, 0) : dot]
-    first = dot - len(head) + len(head.rstrip(b"0123456789"))  # the major: 1 to 3 digits
+    low = dot - 3 if dot - 3 > floor else floor  # the major: 1 to 3 digits, in the chunk
+    first = dot
+    while first > low and first > 0 and data[first - 1] in _DIGITS:
+        first -= 1
     before = data[first - 1] if first > floor and first > 0 else 0
     glued = before in _WORDISH
     if first == dot or (
@@ -148,7 +151,8 @@ def _musl_versions(data: bytes, start: int, end: int) -> Iterator[tuple[int, byt
 class Span:
     """One chunk of a file, ``[start, stop)``, whose bytes are read only where a search needs
     them (``read(a, b)`` gives the file's bytes in [a, b)), a piece at a time; or all of it,
-    given as ``data``. ``data`` (at file offset ``lo``) may reach past the chunk."""
+    given as ``data``. ``data`` (at file offset ``lo``) may reach past the chunk: the piece
+    the search starts with."""
 
     __slots__ = ("data", "lo", "read", "start", "stop")
 
@@ -164,15 +168,13 @@ class Span:
         self.lo = start if lo is None else lo  # the file offset of data[0]
         self.data = data
 
-    def need(self, a: int, b: int) -> None:
-        """Have :attr:`data` cover [a, b), clipped to the chunk: the piece read last, or a new
-        one read for it. :class:`PartialRead` when ``read`` gives fewer bytes than asked."""
-        a, b = max(a, self.start), min(b, self.stop)
-        if self.read is not None and a < b and (a < self.lo or b > self.lo + len(self.data)):
-            piece = self.read(a, b)
-            if len(piece) != b - a:
-                raise PartialRead(a, b, len(piece))
-            self.data, self.lo = piece, a
+    def fetch(self, a: int, b: int) -> bytes:
+        """The file's bytes in [a, b), a part of the chunk. :class:`PartialRead` when ``read``
+        gives fewer bytes than asked (or there is no ``read``: then ``data`` is the chunk)."""
+        piece = self.read(a, b) if self.read is not None else b""
+        if len(piece) != b - a:
+            raise PartialRead(a, b, len(piece))
+        return piece
 
 
 class PartialRead(Exception):
@@ -194,8 +196,9 @@ _RING = MUSL_NEAR
 #: 25 KiB afresh each time, so in a musl CPython ``os.pread`` of 32 KiB costs 15 µs against
 #: 0.6 µs for 16 KiB (measured; glibc's malloc keeps both cheap).
 PIECE = 16 * 1024
-#: How much a side of :class:`_Search` reads at a time (so it reads little past the answer).
-_SEARCH_PIECE = PIECE
+#: The dots one piece of :class:`_Search` serves: a dot needs the bytes from _BEFORE before
+#: it to _REACH past it, so a piece of PIECE bytes serves this many.
+_SERVED = PIECE - _BEFORE - _REACH
 
 
 class _Search:
@@ -205,56 +208,69 @@ class _Search:
     give, found by looking outward from ``t`` in rings of doubling width. Each side stops at
     its first string without glue (strings further out on that side are further away), the
     other side then at the same distance. Each dot costs one ``find``/``rfind`` (memchr) and
-    one byte test; only a dot between two digits is looked at closer."""
+    one byte test; only a dot between two digits is looked at closer. Each side holds the
+    piece it read last (both start with the span's ``data``), so each byte is read once."""
 
-    __slots__ = ("best", "down", "glued", "p0", "p1", "span", "t", "top", "up")
+    __slots__ = ("best", "down", "dpiece", "glued", "p0", "p1", "span", "t", "top", "up", "upiece")
 
     def __init__(
         self, span: Span, t: int, p0: int, p1: int, skip: Optional[tuple[int, int]] = None
     ) -> None:
         self.span, self.t, self.p0, self.p1 = span, t, p0, p1
-        self.top = p1 - 4  # the first dot of ".1.2\0" lies 4 bytes before its NUL at least
-        self.up = max(p0, t)  # the dots at and above this are still to look at, going up
-        self.down = min(self.top, t)  # the dots below this, going down
+        top = self.top = p1 - 4  # the first dot of ".1.2\0" lies 4 bytes before its NUL at least
+        up = p0 if p0 > t else t  # the dots at and above this are still to look at, going up
+        down = top if top < t else t  # the dots below this, going down
         if skip is not None:
-            if skip[0] <= self.up < skip[1]:
-                self.up = skip[1]
-            if skip[0] < self.down <= skip[1]:
-                self.down = skip[0]
+            if skip[0] <= up < skip[1]:
+                up = skip[1]
+            if skip[0] < down <= skip[1]:
+                down = skip[0]
+        self.up, self.down = up, down
         self.best: Optional[tuple[int, int, bytes]] = None  # (distance, offset, text), no glue
         self.glued: Optional[tuple[int, int, bytes]] = None
+        self.upiece = self.dpiece = (span.data, span.lo)
 
     def run(self) -> Optional[tuple[bool, int, int, bytes]]:
         """(glued, distance, file offset, text) of the nearest string, or None."""
-        t, ring = self.t, _RING
-        up, down = self.up < self.top, self.down > self.p0
+        t, ring, top, p0 = self.t, _RING, self.top, self.p0
+        up, down = self.up < top, self.down > p0
         while up or down:
+            best = self.best
             if up:
-                reach = ring if self.best is None else min(ring, self.best[0] + 3)
-                up = self._up(min(t + reach, self.top))
+                reach = ring if best is None or best[0] + 3 > ring else best[0] + 3
+                up = self._up(t + reach if t + reach < top else top)
+                best = self.best
             if down:
-                reach = ring if self.best is None else min(ring, self.best[0] - 1)
-                down = self._down(max(t - reach, self.p0))
-            if self.best is not None:  # nothing further out can be nearer (or as near, lower)
-                up = up and self.up < t + self.best[0] + 3
-                down = down and self.down > t - self.best[0] + 1
+                reach = ring if best is None or best[0] - 1 > ring else best[0] - 1
+                down = self._down(t - reach if t - reach > p0 else p0)
+                best = self.best
+            if best is not None:  # nothing further out can be nearer (or as near, lower)
+                up = up and self.up < t + best[0] + 3
+                down = down and self.down > t - best[0] + 1
             ring *= 2
         if self.best is not None:
             return (False, *self.best)
         return None if self.glued is None else (True, *self.glued)
 
     def _up(self, limit: int) -> bool:
-        """Look at the dots in [up, limit), a block read at a time; False when this side is
-        done."""
-        span, digits, minor = self.span, _DIGITS, _MINOR
-        while self.up < limit:
-            stop = min(limit, self.up + _SEARCH_PIECE)
-            span.need(self.up - _BEFORE, stop + _REACH)
-            data, lo = span.data, span.lo
-            find, end = data.find, stop - lo
-            if end > len(data) - 2:  # data[dot + 2] must exist (whole reads give 4 bytes more)
-                end = len(data) - 2
-            dot = find(46, self.up - lo, end)
+        """Look at the dots in [up, limit), a piece at a time; False when this side is done.
+        A piece serves the dots from _BEFORE past its start to _REACH before its end (or the
+        chunk's ends); one that does not serve ``up`` is replaced by one read from there."""
+        span, digits, minor, up = self.span, _DIGITS, _MINOR, self.up
+        start, stop = span.start, span.stop
+        data, lo = self.upiece
+        while up < limit:
+            served = lo + len(data)
+            served = served - _REACH if served < stop else stop
+            if up >= served or (lo > start and up < lo + _BEFORE):
+                lo = up - _BEFORE if up - _BEFORE > start else start
+                served = up + _SERVED if up + _SERVED < limit else limit
+                served = served if served + _REACH < stop else stop
+                data = span.fetch(lo, served + _REACH if served < stop else stop)
+                self.upiece = data, lo
+            end = (limit if limit < served else served) - lo
+            find = data.find
+            dot = find(46, up - lo, end)
             while dot >= 0:
                 # The same test as in _down (kept inline there too: it runs once per dot).
                 if (
@@ -266,21 +282,28 @@ class _Search:
                     self.up = lo + dot + 1
                     return False
                 dot = find(46, dot + 1, end)
-            self.up = stop
-        return self.up < self.top
+            up = lo + end
+        self.up = up
+        return up < self.top
 
     def _down(self, limit: int) -> bool:
-        """Look at the dots in [limit, down) from the top, a block read at a time; False when
-        this side is done."""
-        span, digits, minor = self.span, _DIGITS, _MINOR
-        while limit < self.down:
-            start = max(limit, self.down - _SEARCH_PIECE)
-            span.need(start - _BEFORE, self.down + _REACH)
-            data, lo = span.data, span.lo
-            rfind, first, end = data.rfind, start - lo, self.down - lo
-            if end > len(data) - 2:  # as in _up
-                end = len(data) - 2
-            dot = rfind(46, first, end)
+        """Look at the dots in [limit, down) from the top, a piece at a time; False when this
+        side is done. Pieces as in _up, read from ``down`` downward."""
+        span, digits, minor, down = self.span, _DIGITS, _MINOR, self.down
+        start, stop = span.start, span.stop
+        data, lo = self.dpiece
+        while limit < down:
+            served = lo + _BEFORE if lo > start else start
+            hi = lo + len(data)
+            if down <= served or (hi < stop and down > hi - _REACH):
+                served = down - _SERVED if down - _SERVED > limit else limit
+                served = served if served - _BEFORE > start else start
+                lo = served - _BEFORE if served > start else start
+                data = span.fetch(lo, down + _REACH if down + _REACH < stop else stop)
+                self.dpiece = data, lo
+            first = (limit if limit > served else served) - lo
+            rfind = data.rfind
+            dot = rfind(46, first, down - lo)
             while dot >= 0:
                 # The same test as in _up (kept inline: it runs once per dot).
                 if (
@@ -292,14 +315,15 @@ class _Search:
                     self.down = lo + dot
                     return False
                 dot = rfind(46, first, dot)
-            self.down = start
-        return self.down > self.p0
+            down = lo + first
+        self.down = down
+        return down > self.p0
 
     def _take(self, data: bytes, lo: int, dot: int) -> bool:
         """Keep the string at dot if it is one and nearer than those kept; True for one
         without glue (which ends the search on its side)."""
-        floor, end = self.span.start - lo, min(self.p1 - lo, len(data))
-        found = _candidate(data, dot, floor, end)
+        floor, end = self.span.start - lo, self.p1 - lo
+        found = _candidate(data, dot, floor, end if end < len(data) else len(data))
         if found is None:
             return False
         first, nul, glued = found
@@ -355,9 +379,8 @@ def nearest_musl_version(spans: list[Span], marker_at: int) -> Optional[Found]:
         return None
     text = best[3].decode("ascii")
     major, minor, rest = text.split(".", 2)  # what LibcVersion.parse(text) gives, at less cost
-    return Found(
-        LibcVersion((int(major), int(minor), int(rest.split("-", 1)[0])), text), text, best[2]
-    )
+    version = LibcVersion((int(major), int(minor), int(rest.split("-", 1)[0])), text)
+    return Found._make((version, text, best[2]))
 
 
 def find_musl_version(chunks: Chunks) -> Optional[Found]:
@@ -379,11 +402,11 @@ def last_musl_marker(
     read: Callable[[int, int], bytes], start: int, stop: int, first: int = PIECE
 ) -> Optional[tuple[int, int, bytes]]:
     """Where the last ``musl libc`` in the file's [start, stop) is, read from the end in
-    pieces of doubling size up to :data:`PIECE`, with the bytes read from the piece holding it
-    on (their offset, the bytes: at least ``first`` of them past the marker, where the file
-    has them).
+    pieces of doubling size from ``first`` up to :data:`PIECE`, with the piece holding it
+    (its offset, its bytes: the search around the marker starts with them; not joined to
+    the piece after it, which musl's malloc would make a costly allocation of).
     :class:`PartialRead` when a read gives fewer bytes than asked."""
-    later, size, end = b"", first, stop
+    size, end = first, stop
     while end > start:
         lo = max(start, end - size)
         hi = min(stop, end + len(MUSL_MARKER) - 1)
@@ -392,8 +415,8 @@ def last_musl_marker(
             raise PartialRead(lo, hi, len(piece))
         at = piece.rfind(MUSL_MARKER)
         if at >= 0:
-            return lo + at, lo, piece[: end - lo] + later if later else piece
-        later, size, end = piece, min(size * 2, max(first, PIECE)), lo
+            return lo + at, lo, piece
+        size, end = min(size * 2, max(first, PIECE)), lo
     return None
 
 
