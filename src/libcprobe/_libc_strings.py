@@ -209,7 +209,8 @@ class _Search:
     its first string without glue (strings further out on that side are further away), the
     other side then at the same distance. Each dot costs one ``find``/``rfind`` (memchr) and
     one byte test; only a dot between two digits is looked at closer. Each side holds the
-    piece it read last (both start with the span's ``data``), so each byte is read once."""
+    piece it read last (both start with the span's ``data``): one search reads no part of the
+    chunk twice, but for the _BEFORE + _REACH bytes where two pieces meet."""
 
     __slots__ = ("best", "down", "dpiece", "glued", "p0", "p1", "span", "t", "top", "up", "upiece")
 
