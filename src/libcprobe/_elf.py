@@ -22,7 +22,6 @@ import errno as _errno
 import os
 import stat
 import struct
-import sys
 
 from ._arch import EM_ARM, arch_name, cpu_arch_name
 from ._errors import (
@@ -92,6 +91,7 @@ _VERDEF_WINDOW = 40
 _VERSION_WINDOW = 8 * 1024
 
 # e_ident indexes and values (gABI, "ELF Identification").
+_IDENT = "ELF identification"
 ELFMAG = b"\x7fELF"
 _EI_CLASS = 4
 _EI_DATA = 5
@@ -138,6 +138,8 @@ DF_1_PIE = 0x08000000
 #: The tags whose values are offsets into the dynamic string table (directly or through the
 #: version tables).
 _STRING_TAGS = frozenset((DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH, DT_VERNEED, DT_VERDEF))
+#: The tags an open reads.
+_OPEN_TAGS = _STRING_TAGS | {DT_STRTAB, DT_STRSZ, DT_FLAGS_1}
 VER_FLG_BASE = 0x1
 
 
@@ -181,7 +183,7 @@ class _Layout:
     (compiling a format costs more than unpacking with it)."""
 
     __slots__ = (
-        "dyn", "ehdr", "phdr", "shdr", "u32", "u32x3", "udyn", "verdef", "vernaux", "verneed",
+        "dyn", "ehdr", "phdr", "shdr", "u32", "u32x3", "verdef", "vernaux", "verneed", "words",
     )  # fmt: skip
 
     def __init__(self, e: str, elf64: bool) -> None:
@@ -192,7 +194,7 @@ class _Layout:
         # p_memsz (reordered by the reader).
         self.phdr = struct.Struct(e + ("IIQQ8xQQQ" if elf64 else "III4xIIII"))
         self.dyn = struct.Struct(e + ("qQ" if elf64 else "iI"))
-        self.udyn = struct.Struct(e + ("QQ" if elf64 else "II"))  # tags unsigned
+        self.words = e + ("%dQ" if elf64 else "%dI")  # a run of words, as unsigned
         # Elf64_Shdr / Elf32_Shdr: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size,
         # then sh_link, sh_info, sh_addralign, sh_entsize (skipped).
         self.shdr = struct.Struct(e + ("IIQQQQ24x" if elf64 else "IIIIII16x"))
@@ -204,7 +206,6 @@ class _Layout:
 
 
 _LAYOUTS: dict[tuple[bool, bool], _Layout] = {}
-_NATIVE_LITTLE = sys.byteorder == "little"
 
 
 def _layout(little: bool, elf64: bool) -> _Layout:
@@ -297,6 +298,11 @@ class _Data:
         joined = b"".join([cache[b] for b in range(first, last + 1)])
         return joined[skip : skip + size]
 
+    def head(self, size: int) -> Optional[bytes]:
+        """The first ``size`` (<= _BLOCK) bytes, or all of a shorter file: what a read of its
+        first 16 bytes reads (the first block). None for a byte source."""
+        return self.read(0, min(size, self.size), _IDENT)
+
     def whole(self, offset: int, size: int) -> Optional[bytes]:
         """``read(offset, size)`` of a range inside the file (``size`` > 0) when it reads what
         a read of its last byte alone would (bytes in memory, or one cache block), else None."""
@@ -324,13 +330,17 @@ class _Data:
 
     def cstring(self, offset: int, end: int, what: str) -> bytes:
         """The NUL-terminated string at ``offset``, which must end before ``end``."""
-        end = min(end, self.size, offset + MAX_STRING + 1)
+        # min(end, self.size, offset + MAX_STRING + 1), without the call
+        if end > self.size:
+            end = self.size
+        if end > offset + MAX_STRING + 1:
+            end = offset + MAX_STRING + 1
         if offset < 0 or offset >= end:
             raise TruncatedELFError(
                 f"{what} at offset {offset:#x} lies outside its table", self.name
             )
         # Most names are short: read 256 bytes first, the rest only when no NUL is in them.
-        raw = self.read(offset, min(end - offset, 256), what)
+        raw = self.read(offset, end - offset if end - offset < 256 else 256, what)
         nul = raw.find(b"\0")
         if nul < 0 and len(raw) < end - offset:
             raw = self.read(offset, end - offset, what)
@@ -587,7 +597,8 @@ class ELFFile:
     def _parse_header(self, data: _Data) -> None:
         if data.size == 0:
             raise NotELFError("not an ELF file: it is empty", data.name)
-        ident = data.read(0, min(16, data.size), "ELF identification")
+        head = data.head(64)  # e_ident and the header in one read (None: a byte source)
+        ident = head if head is not None else data.read(0, min(16, data.size), _IDENT)
         if not ident.startswith(ELFMAG):
             raise NotELFError("not an ELF file: no ELF magic number", data.name)
         if len(ident) < 16:
@@ -604,7 +615,10 @@ class ELFFile:
         self._e = "<" if self.little_endian else ">"
         lay = self._layout = _layout(self.little_endian, self.elf_class == 64)
         self._phentsize, self._dynsize = (56, 16) if self.elf_class == 64 else (32, 8)
-        raw = data.read(16, lay.ehdr.size, "ELF header")
+        if head is not None and len(head) >= 16 + lay.ehdr.size:
+            fields = lay.ehdr.unpack_from(head, 16)
+        else:
+            fields = lay.ehdr.unpack(data.read(16, lay.ehdr.size, "ELF header"))
         (
             self.type,
             self.machine,
@@ -619,7 +633,7 @@ class ELFFile:
             shentsize,
             _shnum,
             _shstrndx,
-        ) = lay.ehdr.unpack(raw)
+        ) = fields
         self._shentsize, self._shnum, self._shstrndx = shentsize, _shnum, _shstrndx
         if phnum == _PN_XNUM:
             if self.type in (ET_EXEC, ET_DYN):
@@ -756,10 +770,10 @@ class ELFFile:
         return None
 
     def _parse_dynamic(self, data: _Data) -> None:
-        # The entries are held as two lists, tags (unsigned) and values, made in C (no tuple
+        # The entries are held as two tuples, tags (unsigned) and values, made in C (no tuple
         # per entry); the DynamicEntry records, and the raw bytes they come from, on first use.
-        self._tags: list[int] = []
-        self._values: list[int] = []
+        self._tags: tuple[int, ...] = ()
+        self._values: tuple[int, ...] = ()
         self._dynraw = b""
         self.needed = ()
         self.soname = None
@@ -782,11 +796,12 @@ class ELFFile:
             )
         raw = self._dynraw = raw if end < 0 else raw[:end]
         tags, values = self._tags, self._values = self._tag_lists(raw)
-        if DT_FLAGS_1 in tags:  # the last DT_FLAGS_1 counts (ld.so reads them in order)
+        present = _OPEN_TAGS.intersection(tags)  # one pass; then each test is a set lookup
+        if DT_FLAGS_1 in present:  # the last DT_FLAGS_1 counts (ld.so reads them in order)
             self.flags_1 = values[len(tags) - 1 - tags[::-1].index(DT_FLAGS_1)]
-        if _STRING_TAGS.isdisjoint(tags):
+        if present.isdisjoint(_STRING_TAGS):
             return
-        if DT_STRTAB not in tags:
+        if DT_STRTAB not in present:
             raise CorruptELFError(
                 "the dynamic section names strings but has no DT_STRTAB", data.name
             )
@@ -795,42 +810,41 @@ class ELFFile:
         if where is None:
             raise CorruptELFError(f"DT_STRTAB {strtab:#x} is not in any loaded segment", data.name)
         str_off, str_room = where
-        str_size = values[tags.index(DT_STRSZ)] if DT_STRSZ in tags else str_room
-        self._strtab = (str_off, min(str_size, str_room))
+        str_size = values[tags.index(DT_STRSZ)] if DT_STRSZ in present else str_room
+        self._strtab = (str_off, str_size if str_size < str_room else str_room)
         try:
-            self._names(tags, values)
+            self._names(tags, values, present)
         except ELFError:
             self._names_in_entry_order(tags, values)  # raises the first bad name's error
             raise
 
-    def _tag_lists(self, raw: bytes) -> tuple[list[int], list[int]]:
-        """The tags (unsigned) and the values of the raw dynamic entries: in the file's byte
-        order when it is the machine's, the entries seen as words (a memoryview cast: no
-        tuple per entry), else through struct."""
-        if self.little_endian is _NATIVE_LITTLE:
-            words = memoryview(raw).cast("Q" if self.elf_class == 64 else "I")
-            return words[::2].tolist(), words[1::2].tolist()
-        entries = list(self._layout.udyn.iter_unpack(raw))
-        return [t for t, _ in entries], [v for _, v in entries]
+    def _tag_lists(self, raw: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The tags (unsigned) and the values of the raw dynamic entries, unpacked as one run
+        of words (no tuple per entry)."""
+        words = struct.unpack(self._layout.words % (len(raw) * 2 // self._dynsize), raw)
+        return words[0::2], words[1::2]
 
-    def _names(self, tags: list[int], values: list[int]) -> None:
+    def _names(
+        self, tags: tuple[int, ...], values: tuple[int, ...], present: frozenset[int]
+    ) -> None:
         # Every DT_NEEDED in order; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as ld.so).
+        # ``present``: which of them the entries have.
         string = self._string
-        if DT_NEEDED in tags:
+        if DT_NEEDED in present:
             at = tags.index(DT_NEEDED)
             needed = [string(values[at], "DT_NEEDED")]
             for _ in range(tags.count(DT_NEEDED) - 1):
                 at = tags.index(DT_NEEDED, at + 1)
                 needed.append(string(values[at], "DT_NEEDED"))
             self.needed = tuple(needed)
-        if DT_SONAME in tags:
+        if DT_SONAME in present:
             self.soname = string(values[tags.index(DT_SONAME)], "DT_SONAME")
-        if DT_RPATH in tags:
+        if DT_RPATH in present:
             self.rpath = tuple(string(values[tags.index(DT_RPATH)], "DT_RPATH").split(":"))
-        if DT_RUNPATH in tags:
+        if DT_RUNPATH in present:
             self.runpath = tuple(string(values[tags.index(DT_RUNPATH)], "DT_RUNPATH").split(":"))
 
-    def _names_in_entry_order(self, tags: list[int], values: list[int]) -> None:
+    def _names_in_entry_order(self, tags: tuple[int, ...], values: tuple[int, ...]) -> None:
         """The names :meth:`_names` reads, read in the order of the entries (what a bad one
         raises is the error of the first bad entry, whatever its tag)."""
         names = {DT_NEEDED: "DT_NEEDED", DT_SONAME: "DT_SONAME", DT_RPATH: "DT_RPATH"}
@@ -871,9 +885,10 @@ class ELFFile:
         if table is None:
             fits = str_size <= self._table_limit and str_off + str_size <= self.file_size
             table = self._strings = _string_table(self._data, str_off, str_size) if fits else b""
-        nul = table.find(b"\0", index, index + MAX_STRING + 1)
-        if nul >= 0:
-            return table[index:nul].decode("utf-8", "surrogateescape")  # as _decode
+        if table:
+            nul = table.find(b"\0", index, index + MAX_STRING + 1)
+            if nul >= 0:
+                return table[index:nul].decode("utf-8", "surrogateescape")  # as _decode
         return _decode(self._data.cstring(str_off + index, str_off + str_size, what))
 
     def _parse_verneeds(self) -> tuple[VersionNeed, ...]:
@@ -1295,8 +1310,11 @@ class _SourceData(_Data):
             return b""
         return self._source.scan(offset, min(size, self.size - offset))
 
-    def whole(self, offset: int, size: int) -> Optional[bytes]:
+    def head(self, size: int) -> Optional[bytes]:
         return None  # the source sees the reads the reader always made
+
+    def whole(self, offset: int, size: int) -> Optional[bytes]:
+        return None
 
 
 def read_elf_source(source: ByteSource) -> ELFFile:
@@ -1324,13 +1342,15 @@ def open_regular_file(path: str, what: str = "ELF") -> int:
     return _open_regular(path, what)[0]
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
 def _open_regular(path: str, what: str = "ELF") -> tuple[int, int]:
     # open_regular_file, and the file's size (from the fstat that checks it).
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         # stat first: only a regular file is ever opened; fstat below checks it still is one.
         check_regular_file(os.stat(path).st_mode, path, what)
-        fd = os.open(path, flags)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
     except ValueError:  # an embedded NUL byte: no file can have that name
