@@ -205,13 +205,12 @@ class _Layout:
         self.verdef = struct.Struct(e + "HHHHIII")
 
 
-_LAYOUTS: dict[tuple[bool, bool], _Layout] = {}
+#: By EI_CLASS * 4 + EI_DATA.
+_LAYOUTS: dict[int, _Layout] = {}
 
 
-def _layout(little: bool, elf64: bool) -> _Layout:
-    found = _LAYOUTS.get((little, elf64))
-    if found is None:
-        found = _LAYOUTS[little, elf64] = _Layout("<" if little else ">", elf64)
+def _layout(cls: int, enc: int) -> _Layout:
+    found = _LAYOUTS[cls * 4 + enc] = _Layout("<" if enc == _ELFDATA2LSB else ">", cls == 2)
     return found
 
 
@@ -228,6 +227,9 @@ class _Data:
     """
 
     __slots__ = ("_budget", "_cache", "_fd", "_mem", "name", "size")
+    #: Whether neighbouring reads may be made as one (the same blocks are fetched either way);
+    #: not for a byte source, which sees each read.
+    combined_reads = True
 
     def __init__(self, name: str, size: int, fd: Optional[int], mem: Optional[bytes]) -> None:
         self.name = name
@@ -280,6 +282,11 @@ class _Data:
         cache = self._cache
         first, last = offset // _BLOCK, (offset + size - 1) // _BLOCK
         skip = offset - first * _BLOCK
+        if last == first + 1 and first not in cache and last not in cache:  # one pread
+            start = first * _BLOCK
+            chunk = self._fetch(start, min(start + 2 * _BLOCK, self.size) - start)
+            cache[first], cache[last] = chunk[:_BLOCK], chunk[_BLOCK:]
+            return chunk[skip : skip + size]
         block = first
         while block <= last:  # fetch each run of missing blocks with one pread
             if block in cache:
@@ -297,11 +304,6 @@ class _Data:
             block = run_end + 1
         joined = b"".join([cache[b] for b in range(first, last + 1)])
         return joined[skip : skip + size]
-
-    def head(self, size: int) -> Optional[bytes]:
-        """The first ``size`` (<= _BLOCK) bytes, or all of a shorter file: what a read of its
-        first 16 bytes reads (the first block). None for a byte source."""
-        return self.read(0, min(size, self.size), _IDENT)
 
     def whole(self, offset: int, size: int) -> Optional[bytes]:
         """``read(offset, size)`` of a range inside the file (``size`` > 0) when it reads what
@@ -597,8 +599,10 @@ class ELFFile:
     def _parse_header(self, data: _Data) -> None:
         if data.size == 0:
             raise NotELFError("not an ELF file: it is empty", data.name)
-        head = data.head(64)  # e_ident and the header in one read (None: a byte source)
-        ident = head if head is not None else data.read(0, min(16, data.size), _IDENT)
+        if data.combined_reads:  # e_ident and the header in one read
+            head = ident = data.read(0, 64 if data.size > 64 else data.size, _IDENT)
+        else:  # a byte source sees the two reads
+            head, ident = None, data.read(0, min(16, data.size), _IDENT)
         if not ident.startswith(ELFMAG):
             raise NotELFError("not an ELF file: no ELF magic number", data.name)
         if len(ident) < 16:
@@ -613,7 +617,7 @@ class ELFFile:
         self.osabi = ident[_EI_OSABI]
         self.abiversion = ident[_EI_ABIVERSION]
         self._e = "<" if self.little_endian else ">"
-        lay = self._layout = _layout(self.little_endian, self.elf_class == 64)
+        lay = self._layout = _LAYOUTS.get(cls * 4 + enc) or _layout(cls, enc)
         self._phentsize, self._dynsize = (56, 16) if self.elf_class == 64 else (32, 8)
         if head is not None and len(head) >= 16 + lay.ehdr.size:
             fields = lay.ehdr.unpack_from(head, 16)
@@ -703,6 +707,8 @@ class ELFFile:
         limit = 1 << self.elf_class
         for ph in self._phdrs:
             p_type = ph[0]
+            if p_type > PT_INTERP:  # most headers: one test
+                continue
             if p_type == PT_LOAD:
                 if loadable and (ph[4] > ph[5] or ph[3] + ph[5] > limit):
                     _refuse_load(data, ph)
@@ -1292,6 +1298,7 @@ class _SourceData(_Data):
     """A :class:`ByteSource` seen as the reader's bounded data."""
 
     __slots__ = ("_source",)
+    combined_reads = False
 
     def __init__(self, source: ByteSource) -> None:
         super().__init__(source.name, source.size, None, b"")
@@ -1310,11 +1317,8 @@ class _SourceData(_Data):
             return b""
         return self._source.scan(offset, min(size, self.size - offset))
 
-    def head(self, size: int) -> Optional[bytes]:
-        return None  # the source sees the reads the reader always made
-
     def whole(self, offset: int, size: int) -> Optional[bytes]:
-        return None
+        return None  # the source sees the reads the reader always made
 
 
 def read_elf_source(source: ByteSource) -> ELFFile:
@@ -1342,6 +1346,7 @@ def open_regular_file(path: str, what: str = "ELF") -> int:
     return _open_regular(path, what)[0]
 
 
+_S_IFMT = 0o170000  # stat.S_ISREG(mode) is (mode & S_IFMT) == S_IFREG (POSIX <sys/stat.h>)
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
 
 
@@ -1349,7 +1354,9 @@ def _open_regular(path: str, what: str = "ELF") -> tuple[int, int]:
     # open_regular_file, and the file's size (from the fstat that checks it).
     try:
         # stat first: only a regular file is ever opened; fstat below checks it still is one.
-        check_regular_file(os.stat(path).st_mode, path, what)
+        mode = os.stat(path).st_mode
+        if (mode & _S_IFMT) != stat.S_IFREG:
+            check_regular_file(mode, path, what)  # raises
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         raise FileAccessError(_describe_os_error(exc, path), path, exc.errno) from None
@@ -1357,7 +1364,8 @@ def _open_regular(path: str, what: str = "ELF") -> tuple[int, int]:
         raise FileAccessError("invalid path: it contains a NUL byte", repr(path)) from None
     try:
         st = os.fstat(fd)
-        check_regular_file(st.st_mode, path, what)
+        if (st.st_mode & _S_IFMT) != stat.S_IFREG:
+            check_regular_file(st.st_mode, path, what)  # raises
     except BaseException:
         os.close(fd)
         raise
@@ -1392,7 +1400,8 @@ class _OpenFd(_OpenELF):
         name = os.fspath(self._path)
         try:
             st = os.fstat(self._fd)
-            check_regular_file(st.st_mode, name)
+            if (st.st_mode & _S_IFMT) != stat.S_IFREG:
+                check_regular_file(st.st_mode, name)  # raises
         except OSError as exc:
             os.close(self._fd)
             raise FileAccessError(_describe_os_error(exc, name), name, exc.errno) from None
