@@ -354,9 +354,10 @@ def _musl_version_near_marker(elf: ELFFile) -> Optional[tuple[Optional[Found], b
     # file is too large to be musl's). PartialRead from a byte source holding only parts.
     hit = _musl_marker_in_rodata(elf)
     if hit is not None:
-        marker_at, start, stop, seed = hit
-        lo, hi = max(start, marker_at - MUSL_NEAR), min(stop, marker_at + MUSL_NEAR + 128)
-        window = Span(lo, hi, elf.read_range, *seed)
+        marker_at, start, stop, piece, piece_at = hit
+        lo, hi = marker_at - MUSL_NEAR, marker_at + MUSL_NEAR + 128
+        lo, hi = lo if lo > start else start, hi if hi < stop else stop
+        window = Span(lo, hi, elf.read_range, piece, piece_at)
         found = nearest_musl_version([window], marker_at)
         if found is not None:
             return found, True
@@ -373,21 +374,20 @@ def _musl_version_near_marker(elf: ELFFile) -> Optional[tuple[Optional[Found], b
     return nearest_musl_version(spans, tail[0]), True
 
 
-def _musl_marker_in_rodata(elf: ELFFile) -> Optional[tuple[int, int, int, tuple[bytes, int]]]:
+def _musl_marker_in_rodata(elf: ELFFile) -> Optional[tuple[int, int, int, bytes, int]]:
     """The last 'musl libc' in the last non-code read-only segment that has one, within
     MUSL_LOADER_SCAN bytes (in 64 KiB steps) from the end: (offset, the segment's start and
-    end, the bytes read around it and their offset)."""
+    end, the piece read around it and its offset)."""
     steps = MUSL_LOADER_SCAN // _STEP
     for offset, size in reversed(elf.readonly_ranges(code=False)):
         if steps <= 0:
             break
         taken = min(-(-size // _STEP), steps)
         steps -= taken
-        hit = last_musl_marker(
-            elf.read_range, max(offset, offset + size - taken * _STEP), offset + size
-        )
+        end = offset + size
+        hit = last_musl_marker(elf.read_range, max(offset, end - taken * _STEP), end)
         if hit is not None:
-            return hit[0], offset, offset + size, (hit[2], hit[1])
+            return hit[0], offset, end, hit[2], hit[1]
     return None
 
 

@@ -99,6 +99,16 @@ def _candidate(data: bytes, dot: int, floor: int, end: int) -> Optional[tuple[in
     ``1.2.5``): a *glued* candidate follows a letter directly. It is accepted only with
     musl's own major version, 0 or 1, as one digit; after a digit, ``.``, ``_`` or ``-``
     (``LINUX_2.6.39``, ``GLIBC_2.17``, the tail of a longer number) nothing is accepted."""
+    low = dot - 3 if dot - 3 > floor else floor  # the major: 1 to 3 digits, in the chunk
+    first = dot
+    while first > low and first > 0 and data[first - 1] in _DIGITS:
+        first -= 1
+    before = data[first - 1] if first > floor and first > 0 else 0
+    glued = before in _WORDISH
+    if first == dot or (
+        glued and (before not in _LETTERS or dot - first != 1 or data[first] not in b"01")
+    ):
+        return None
     # ".<minor>.<patch>[-<suffix>]\0" from the dot: up to the first NUL, checked with bytes
     # methods (isdigit() is False for b"").
     reach = dot + _REACH
@@ -113,16 +123,6 @@ def _candidate(data: bytes, dot: int, floor: int, end: int) -> Optional[tuple[in
         return None
     if dash and (
         not suffix[:1].isalnum() or len(suffix) > 64 or suffix.translate(None, _SUFFIX_BYTES)
-    ):
-        return None
-    low = dot - 3 if dot - 3 > floor else floor  # the major: 1 to 3 digits, in the chunk
-    first = dot
-    while first > low and first > 0 and data[first - 1] in _DIGITS:
-        first -= 1
-    before = data[first - 1] if first > floor and first > 0 else 0
-    glued = before in _WORDISH
-    if first == dot or (
-        glued and (before not in _LETTERS or dot - first != 1 or data[first] not in b"01")
     ):
         return None
     return first, nul, glued
@@ -363,16 +363,19 @@ def nearest_musl_version(spans: list[Span], marker_at: int) -> Optional[Found]:
     """The version-shaped string nearest to the usage text at ``marker_at`` in the chunks: the
     nearest within :data:`MUSL_NEAR` of it if there is one (a glued one only when there is no
     other), else the nearest anywhere. Ties go to the lower offset, then the earlier chunk."""
-    near: list[tuple[int, int]] = []
     best = None
+    low, high = marker_at - MUSL_NEAR, marker_at + MUSL_NEAR + _REACH
     for span in spans:
-        p0, p1 = max(span.start, marker_at - MUSL_NEAR), min(span.stop, marker_at + MUSL_NEAR + 80)
-        near.append((p0, p1 - _REACH))
+        p0 = span.start if span.start > low else low
+        p1 = span.stop if span.stop < high else high
         found = _Search(span, marker_at, p0, p1).run() if p0 < p1 else None
         if found is not None and (best is None or found[:2] < best[:2]):
             best = found
     if best is None:  # no string in the window: then none has its first dot there (see skip)
-        for span, skip in zip(spans, near):
+        for span in spans:
+            p0 = span.start if span.start > low else low
+            p1 = span.stop if span.stop < high else high
+            skip = (p0, p1 - _REACH)
             found = _Search(span, marker_at, span.start, span.stop, skip).run()
             if found is not None and (best is None or found[:2] < best[:2]):
                 best = found
