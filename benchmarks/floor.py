@@ -76,19 +76,23 @@ def _nearest(piece: bytes, marker: int) -> Optional[tuple[int, int]]:
     return below
 
 
+def _segments(fd: int) -> list[tuple[int, int, int, int]]:
+    """(type, flags, offset, filesz) of each program header of a little-endian ELF64 file."""
+    os.fstat(fd)
+    head = os.pread(fd, 64, 0)
+    (phoff,) = struct.unpack_from("<Q", head, 32)
+    (phnum,) = struct.unpack_from("<H", head, 56)
+    table = os.pread(fd, phnum * 56, phoff)
+    return [(t, f, o, s) for t, f, o, _v, _p, s, _m, _a in struct.iter_unpack("<IIQQQQQQ", table)]
+
+
 def musl_version_floor(path: str) -> Optional[str]:
     """Section 1's floor (a little-endian ELF64 libc.so whose version lies within the last
     16 KiB of its last read-only data segment)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        os.fstat(fd)
-        head = os.pread(fd, 64, 0)
-        (phoff,) = struct.unpack_from("<Q", head, 32)
-        (phnum,) = struct.unpack_from("<H", head, 56)
         last = (0, 0)
-        for p_type, flags, offset, _v, _p, filesz, _m, _a in struct.iter_unpack(
-            "<IIQQQQQQ", os.pread(fd, phnum * 56, phoff)
-        ):
+        for p_type, flags, offset, filesz in _segments(fd):
             if p_type == PT_LOAD and flags == 4:  # PF_R only: .rodata's segment
                 last = (offset, filesz)
         offset, size = last
@@ -104,13 +108,7 @@ def interpreter_floor(path: str) -> Optional[str]:
     """``PT_INTERP`` of a little-endian ELF64 program."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        os.fstat(fd)
-        head = os.pread(fd, 64, 0)
-        (phoff,) = struct.unpack_from("<Q", head, 32)
-        (phnum,) = struct.unpack_from("<H", head, 56)
-        for p_type, _f, offset, _v, _p, filesz, _m, _a in struct.iter_unpack(
-            "<IIQQQQQQ", os.pread(fd, phnum * 56, phoff)
-        ):
+        for p_type, _flags, offset, filesz in _segments(fd):
             if p_type == PT_INTERP:
                 return os.pread(fd, filesz, offset).rstrip(b"\0").decode()
         return None
