@@ -547,15 +547,13 @@ class ELFFile:
         where string constants live. ``code=False`` leaves out executable segments (modern
         linkers put .rodata in a segment of its own)."""
         ranges = []
+        size, unwanted = self.file_size, PF_W if code else PF_W | PF_X
         for p_type, flags, offset, _vaddr, filesz, _memsz, _align in self._phdrs:
-            if p_type != PT_LOAD or not flags & PF_R or flags & PF_W or not filesz:
-                continue
-            if not code and flags & PF_X:
-                continue
-            start = min(offset, self.file_size)
-            end = min(offset + filesz, self.file_size)
-            if end > start:
-                ranges.append((start, end - start))
+            if p_type == PT_LOAD and flags & PF_R and not flags & unwanted and filesz:
+                start = offset if offset < size else size  # clipped to the file (no min(): hot)
+                end = offset + filesz if offset + filesz < size else size
+                if end > start:
+                    ranges.append((start, end - start))
         return ranges
 
     def readonly_data(
