@@ -1036,10 +1036,11 @@ class ELFFile:
 
 
 def _string_table(data: _Data, offset: int, size: int) -> bytes:
-    """The dynamic string table's bytes, read whole: through the block cache when it fits in
-    one block (often one already read), else in one read past the cache (no copy per block).
+    """The dynamic string table's bytes, read whole: through the block cache up to
+    :data:`LAZY_STRING_TABLE` (often blocks already read; a byte source sees the same ``read``
+    calls whatever the block size), else in one read past the cache (no copy per block).
     Empty when a byte source holds only parts of it: its strings are then read one by one."""
-    if size <= _BLOCK:
+    if size <= LAZY_STRING_TABLE:
         return data.read(offset, size, "DT_STRTAB")
     raw = data.read_uncached(offset, size)
     return raw if len(raw) == size else b""
