@@ -406,7 +406,9 @@ def last_musl_marker(
     read: Callable[[int, int], bytes], start: int, stop: int, first: int = PIECE
 ) -> Optional[tuple[int, int, bytes]]:
     """Where the last ``musl libc`` in the file's [start, stop) is, read from the end in
-    pieces of doubling size from ``first`` up to :data:`PIECE`, with the piece holding it
+    pieces of doubling size from ``first`` (a large static-PIE program that looks like a
+    candidate is read in a few dozen pieces, not hundreds of :data:`PIECE`), with the piece
+    holding it
     (its offset, its bytes: the search around the marker starts with them; not joined to
     the piece after it, which musl's malloc would make a costly allocation of).
     :class:`PartialRead` when a read gives fewer bytes than asked."""
@@ -420,7 +422,7 @@ def last_musl_marker(
         at = piece.rfind(MUSL_MARKER)
         if at >= 0:
             return lo + at, lo, piece
-        size, end = min(size * 2, max(first, PIECE)), lo
+        size, end = size * 2, lo
     return None
 
 
