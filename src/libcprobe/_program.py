@@ -275,8 +275,10 @@ def _dynamic_from_loader(program: _Program, cls: Classification) -> Optional[Lib
     interp = elf.interpreter
     if interp is not None:
         # The kernel maps exactly the PT_INTERP file when it starts the program, so for the
-        # running process too this is the loader it runs on (and cheaper to learn than
-        # /proc/self/maps, which the kernel writes out whole: ~60 us in a musl CPython).
+        # running process too this is the loader it runs on, unless the path was re-pointed
+        # since (docs/how-it-works.md); cheaper to learn than /proc/self/maps, which the
+        # kernel formats line by line up to the libc's, near its end for musl (17-60 us in
+        # a musl CPython).
         loader = _loader_path(interp, ask.root, ev)
         if loader is not None and not ask.running and not ask.root.exists(loader):
             return _cannot_start(program, cls, interp)
