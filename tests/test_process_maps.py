@@ -1,5 +1,5 @@
-"""/proc/self/maps: the libc line is found by a bytes search for the keys every libc or loader
-name holds; it must pick exactly the line a line-by-line reading picks."""
+"""/proc/self/maps: the libc line is found piece by piece as procfs hands the text out; it must
+pick exactly the line a reading of the whole text line by line picks."""
 
 from __future__ import annotations
 
@@ -127,8 +127,8 @@ def _detect_running(program: Path, mapped: Callable[[], Optional[str]]) -> LibcI
 
 
 def test_the_loader_pt_interp_names_answers_without_maps(tmp_path: Path) -> None:
-    # The kernel maps exactly the PT_INTERP file: /proc/self/maps (which the kernel writes out
-    # whole) is not read when that file answers.
+    # The kernel maps exactly the PT_INTERP file: /proc/self/maps (which the kernel formats
+    # line by line up to the libc's) is not read when that file answers.
     from elfbuild import Spec, build
 
     loader = tmp_path / "ld-musl-x86_64.so.1"

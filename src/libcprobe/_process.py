@@ -210,11 +210,6 @@ def _glibc_confstr() -> Optional[tuple[LibcVersion, str]]:
         return None
 
 
-#: What the line of a libc in /proc/self/maps holds: a "/" before its file name, and the
-#: start every loader and libc name has (``_classify``'s _LOADER_STARTS and _NEEDED_START).
-_MAPS_KEYS = (b"/ld", b"/linker", b"/libc.")
-
-
 #: The most of /proc/self/maps read (a process with tens of thousands of mappings has more).
 MAPS_LIMIT = 4 * 1024 * 1024
 #: How much is asked for at a time: procfs writes no more than asked, and musl's malloc makes
@@ -224,10 +219,8 @@ MAPS_PIECE = 16 * 1024
 
 def _mapped_libc() -> Optional[str]:
     """The libc file the running process has mapped, from /proc/self/maps, or None: the
-    first line whose path names a libc or loader. Only lines holding one of ``_MAPS_KEYS``
-    can, so only those are looked at (found with bytes.find, not line by line). procfs hands
-    the text out a page or so per read: reading stops at the first page that completes such
-    a line (the libc is mapped early; the kernel need not write the rest)."""
+    first line whose path names a libc or loader (asked only when the loader ``PT_INTERP``
+    names cannot answer). Reading stops at the piece that completes that line."""
     try:
         fd = os.open("/proc/self/maps", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
@@ -242,37 +235,21 @@ def _mapped_libc() -> Optional[str]:
 
 def _scan_maps(read: Callable[[int], bytes]) -> Optional[str]:
     """:func:`_mapped_libc` over the pieces ``read`` returns (empty at the end), at most
-    :data:`MAPS_LIMIT` bytes in all."""
-    tail, budget = b"", MAPS_LIMIT  # tail: from the first line not yet looked at
+    :data:`MAPS_LIMIT` bytes in all: line by line, as bytes.splitlines() cuts them (a line
+    with no end yet waits for the next piece, or counts at the end of the file)."""
+    tail, budget = b"", MAPS_LIMIT  # tail: the line not ended yet
     while True:
         chunk = read(min(budget, MAPS_PIECE)) if budget > 0 else b""
         budget -= len(chunk)
-        path, tail = _libc_line(tail + chunk, last=not chunk)
-        if path is not None or not chunk:
-            return path
-
-
-def _libc_line(content: bytes, last: bool) -> tuple[Optional[str], bytes]:
-    """(the path of the first whole line of ``content`` that names a libc, or None; the rest
-    of ``content`` from its first line not looked at). A line with no end yet counts only
-    when ``content`` is the ``last`` of the file."""
-    pos = 0
-    while True:
-        hits = [at for at in (content.find(key, pos) for key in _MAPS_KEYS) if at >= 0]
-        at = min(hits) if hits else len(content)
-        # The line around it, its ends as bytes.splitlines() sees them (\n, \r, \r\n).
-        start = max(content.rfind(b"\n", pos, at), content.rfind(b"\r", pos, at), pos - 1) + 1
-        end = min(_found(content.find(b"\n", at)), _found(content.find(b"\r", at)))
-        if not hits or (end > len(content) and not last):
-            return None, content[start:]  # (a key may start in the line cut short)
-        path = _maps_libc_path(content[start:end])
-        if path is not None:
-            return path, b""
-        pos = end + 1
-
-
-def _found(at: int) -> int:
-    return at if at >= 0 else 1 << 62
+        lines = (tail + chunk).splitlines(keepends=True)
+        ended = not chunk or (lines and lines[-1].endswith((b"\n", b"\r")))
+        tail = b"" if ended or not lines else lines.pop()
+        for line in lines:
+            path = _maps_libc_path(line.rstrip(b"\r\n"))
+            if path is not None:
+                return path
+        if not chunk:
+            return None
 
 
 def _maps_libc_path(line: bytes) -> Optional[str]:
