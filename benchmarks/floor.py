@@ -13,7 +13,9 @@ checks, no evidence, no error handling, no bounds, the layout of one file taken 
 1. The musl version of ``/lib/ld-musl-x86_64.so.1`` by the rule libcprobe uses (the
    version-shaped string nearest to the ``musl libc`` usage text): open, fstat, the ELF header
    and program headers, 16 KiB from the end of the last read-only data segment, the marker,
-   then dots outward from it. Against running the loader, interleaved call by call.
+   then dots outward from it. Against running the loader, interleaved call by call. Beside it,
+   *syscalls only*: the same open, fstat, three reads and close with nothing between them,
+   the part no reader of these bytes can avoid.
 2. In the dynamic musl CPython (``e2e/build``): ``readlink`` and a read of ``/proc/self/exe``'s
    ``PT_INTERP``, the floor of 1 on that loader, and the musllinux tags as strings; once as is
    and once after reading ``/proc/self/maps`` whole. Against packaging's
@@ -106,6 +108,19 @@ def musl_version_floor(path: str) -> Optional[str]:
         os.close(fd)
 
 
+def syscalls_only(path: str) -> int:
+    """The system calls of :func:`musl_version_floor` with the same sizes, and no Python work
+    between them: what any reader of these bytes pays before it looks at one."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fstat(fd)
+        os.pread(fd, 64, 0)
+        os.pread(fd, 7 * 56, 64)
+        return len(os.pread(fd, 16 * 1024, 0))
+    finally:
+        os.close(fd)
+
+
 def interpreter_floor(path: str) -> Optional[str]:
     """``PT_INTERP`` of a little-endian ELF64 program."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -174,6 +189,7 @@ def section_loader() -> dict[str, Any]:
     assert found is not None and musl_version_floor(LOADER) == found.text
     us = interleaved(
         {
+            "syscalls only": lambda: syscalls_only(LOADER),
             "floor": lambda: musl_version_floor(LOADER),
             "libcprobe": libcprobe_version,
             "run": run_loader,
@@ -181,6 +197,7 @@ def section_loader() -> dict[str, Any]:
     )
     return {
         "us": us,
+        "syscalls_only_x": us["run"] / us["syscalls only"],
         "floor_x": us["run"] / us["floor"],
         "libcprobe_x": us["run"] / us["libcprobe"],
     }
