@@ -80,14 +80,31 @@ def _nearest(piece: bytes, marker: int) -> Optional[tuple[int, int]]:
     return below
 
 
-def _segments(fd: int) -> list[tuple[int, int, int, int]]:
-    """(type, flags, offset, filesz) of each program header of a little-endian ELF64 file."""
+def _table(fd: int) -> tuple[int, int]:
+    """(offset, size) of the program header table of a little-endian ELF64 file."""
     os.fstat(fd)
     head = os.pread(fd, 64, 0)
     (phoff,) = struct.unpack_from("<Q", head, 32)
     (phnum,) = struct.unpack_from("<H", head, 56)
-    table = os.pread(fd, phnum * 56, phoff)
+    return phoff, phnum * 56
+
+
+def _segments(fd: int) -> list[tuple[int, int, int, int]]:
+    """(type, flags, offset, filesz) of each program header of a little-endian ELF64 file."""
+    phoff, size = _table(fd)
+    table = os.pread(fd, size, phoff)
     return [(t, f, o, s) for t, f, o, _v, _p, s, _m, _a in struct.iter_unpack("<IIQQQQQQ", table)]
+
+
+def _rodata_tail(segments: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """(offset, size) of the last 16 KiB of the last read-only data segment."""
+    last = (0, 0)
+    for p_type, flags, offset, filesz in segments:
+        if p_type == PT_LOAD and flags == 4:  # PF_R only: .rodata's segment
+            last = (offset, filesz)
+    offset, size = last
+    start = max(offset, offset + size - 16 * 1024)
+    return start, offset + size - start
 
 
 def musl_version_floor(path: str) -> Optional[str]:
@@ -95,28 +112,34 @@ def musl_version_floor(path: str) -> Optional[str]:
     16 KiB of its last read-only data segment)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        last = (0, 0)
-        for p_type, flags, offset, filesz in _segments(fd):
-            if p_type == PT_LOAD and flags == 4:  # PF_R only: .rodata's segment
-                last = (offset, filesz)
-        offset, size = last
-        start = max(offset, offset + size - 16 * 1024)
-        piece = os.pread(fd, offset + size - start, start)
+        start, size = _rodata_tail(_segments(fd))
+        piece = os.pread(fd, size, start)
         found = _nearest(piece, piece.rfind(b"musl libc"))
         return None if found is None else piece[found[0] : found[1]].decode()
     finally:
         os.close(fd)
 
 
-def syscalls_only(path: str) -> int:
-    """The system calls of :func:`musl_version_floor` with the same sizes, and no Python work
-    between them: what any reader of these bytes pays before it looks at one."""
+def syscall_plan(path: str) -> list[tuple[int, int]]:
+    """(size, offset) of each read :func:`musl_version_floor` makes of ``path``."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        phoff, table = _table(fd)
+        start, size = _rodata_tail(_segments(fd))
+        return [(64, 0), (table, phoff), (size, start)]
+    finally:
+        os.close(fd)
+
+
+def syscalls_only(path: str, plan: list[tuple[int, int]]) -> None:
+    """The system calls of :func:`musl_version_floor` (the reads of ``syscall_plan(path)``),
+    with no Python work between them: what any reader of these bytes pays before it looks
+    at one."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fstat(fd)
-        os.pread(fd, 64, 0)
-        os.pread(fd, 7 * 56, 64)
-        return len(os.pread(fd, 16 * 1024, 0))
+        for size, offset in plan:
+            os.pread(fd, size, offset)
     finally:
         os.close(fd)
 
@@ -187,9 +210,10 @@ def section_loader() -> dict[str, Any]:
 
     found = libcprobe_version()
     assert found is not None and musl_version_floor(LOADER) == found.text
+    plan = syscall_plan(LOADER)
     us = interleaved(
         {
-            "syscalls only": lambda: syscalls_only(LOADER),
+            "syscalls only": lambda: syscalls_only(LOADER, plan),
             "floor": lambda: musl_version_floor(LOADER),
             "libcprobe": libcprobe_version,
             "run": run_loader,

@@ -408,9 +408,8 @@ def last_musl_marker(
     """Where the last ``musl libc`` in the file's [start, stop) is, read from the end in
     pieces of doubling size from ``first`` (a large static-PIE program that looks like a
     candidate is read in a few dozen pieces, not hundreds of :data:`PIECE`), with the piece
-    holding it
-    (its offset, its bytes: the search around the marker starts with them; not joined to
-    the piece after it, which musl's malloc would make a costly allocation of).
+    holding it (its offset, its bytes: the search around the marker starts with them; not
+    joined to the piece after it, which musl's malloc would make a costly allocation of).
     :class:`PartialRead` when a read gives fewer bytes than asked."""
     size, end = first, stop
     while end > start:
