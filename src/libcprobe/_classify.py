@@ -42,7 +42,14 @@ if TYPE_CHECKING:  # pragma: no cover
 else:
     from ._records import NamedTuple
 
-__all__ = ["Classification", "classify", "family_of_loader_name"]
+__all__ = [
+    "Classification",
+    "classify",
+    "family_of_loader_name",
+    "loader_evidence",
+    "musl_libc_evidence",
+    "musl_version_near_marker",
+]
 
 # Notes (gABI note format; values from glibc's elf.h, Android's bionic and Go's linker).
 NT_GNU_ABI_TAG = 1  # owner "GNU"
@@ -194,8 +201,7 @@ def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
     if elf.interpreter is not None:
         family = family_of_loader_name(elf.interpreter)
         if family is not None:
-            what = f"PT_INTERP {elf.interpreter} is the {family.value} loader"
-            ev.family(family.value, "elf-interp", path, what)
+            loader_evidence(ev, family, elf.interpreter, path)
     if family is None:
         for name in elf.needed:
             found = family_of_needed_name(name)
@@ -214,6 +220,20 @@ def classify(elf: ELFFile, *, scan: bool = True) -> Classification:
     if family is None and elf.linkage == "static":
         family = _classify_static(elf, scan, ev)
     return Classification(family, False, None, api, tuple(ev.items))
+
+
+def loader_evidence(ev: EvidenceLog, family: Family, interp: str, path: str) -> None:
+    """The evidence that a program's ``PT_INTERP`` names ``family``'s loader."""
+    ev.family(family.value, "elf-interp", path, f"PT_INTERP {interp} is the {family.value} loader")
+
+
+def musl_libc_evidence(ev: EvidenceLog, path: str, found: Optional[Found]) -> None:
+    """The evidence that the file at ``path`` is musl's libc.so, and of its version."""
+    what = "the file is musl's libc.so and loader ('musl libc' usage text)"
+    ev.family("musl", "string", path, what)
+    if found is not None:
+        what = f"version string {found.text!r} at {found.offset:#x}"
+        ev.version(found.version, "string", path, what)
 
 
 def _classify_static(elf: ELFFile, scan: bool, ev: EvidenceLog) -> Optional[Family]:
@@ -350,42 +370,53 @@ def _musl_version_of(elf: ELFFile) -> tuple[Optional[Found], bool]:
 
 
 def _musl_version_near_marker(elf: ELFFile) -> Optional[tuple[Optional[Found], bool]]:
-    # _musl_version_of's searches from the usage text; None when they find no text (or the
-    # file is too large to be musl's). PartialRead from a byte source holding only parts.
-    hit = _musl_marker_in_rodata(elf)
+    # _musl_version_of's searches from the usage text, in this file.
+    return musl_version_near_marker(lambda code: elf.readonly_ranges(code=code), elf.read_range)
+
+
+def musl_version_near_marker(
+    ranges: Callable[[bool], list[tuple[int, int]]], read: Callable[[int, int], bytes]
+) -> Optional[tuple[Optional[Found], bool]]:
+    """:func:`_musl_version_of`'s searches from the usage text in a file whose read-only
+    segments are ``ranges(code)`` (see :meth:`ELFFile.readonly_ranges`) and whose bytes in
+    [a, b) are ``read(a, b)``: (version, True), or None when they find no text (or the file is
+    too large to be musl's). PartialRead from a byte source holding only parts."""
+    hit = _musl_marker_in_rodata(ranges(False), read)
     if hit is not None:
         marker_at, start, stop, piece, piece_at = hit
         lo, hi = marker_at - MUSL_NEAR, marker_at + MUSL_NEAR + 128
         lo, hi = lo if lo > start else start, hi if hi < stop else stop
-        window = Span(lo, hi, elf.read_range, piece, piece_at)
+        window = Span(lo, hi, read, piece, piece_at)
         found = nearest_musl_version([window], marker_at)
         if found is not None:
             return found, True
-    ranges = elf.readonly_ranges()
-    if sum(size for _, size in ranges) > MUSL_LOADER_SCAN:
+    readonly = ranges(True)
+    if sum(size for _, size in readonly) > MUSL_LOADER_SCAN:
         return None
     # As elf.readonly_data() would read them: its limit is far above MUSL_LOADER_SCAN.
-    offset, size = ranges[-1] if ranges else (0, 0)
-    tail = last_musl_marker(elf.read_range, max(offset, offset + size - _MUSL_TAIL), offset + size)
+    offset, size = readonly[-1] if readonly else (0, 0)
+    tail = last_musl_marker(read, max(offset, offset + size - _MUSL_TAIL), offset + size)
     if tail is None:
         return None
-    spans = [Span(o, o + s, elf.read_range) for o, s in ranges]
-    spans[-1] = Span(offset, offset + size, elf.read_range, tail[2], tail[1])
+    spans = [Span(o, o + s, read) for o, s in readonly]
+    spans[-1] = Span(offset, offset + size, read, tail[2], tail[1])
     return nearest_musl_version(spans, tail[0]), True
 
 
-def _musl_marker_in_rodata(elf: ELFFile) -> Optional[tuple[int, int, int, bytes, int]]:
-    """The last 'musl libc' in the last non-code read-only segment that has one, within
-    MUSL_LOADER_SCAN bytes (in 64 KiB steps) from the end: (offset, the segment's start and
-    end, the piece read around it and its offset)."""
+def _musl_marker_in_rodata(
+    rodata: list[tuple[int, int]], read: Callable[[int, int], bytes]
+) -> Optional[tuple[int, int, int, bytes, int]]:
+    """The last 'musl libc' in the last non-code read-only segment (of ``rodata``) that has
+    one, within MUSL_LOADER_SCAN bytes (in 64 KiB steps) from the end: (offset, the segment's
+    start and end, the piece read around it and its offset)."""
     steps = MUSL_LOADER_SCAN // _STEP
-    for offset, size in reversed(elf.readonly_ranges(code=False)):
+    for offset, size in reversed(rodata):
         if steps <= 0:
             break
         taken = min(-(-size // _STEP), steps)
         steps -= taken
         end = offset + size
-        hit = last_musl_marker(elf.read_range, max(offset, end - taken * _STEP), end)
+        hit = last_musl_marker(read, max(offset, end - taken * _STEP), end)
         if hit is not None:
             return hit[0], offset, end, hit[2], hit[1]
     return None
@@ -416,11 +447,7 @@ def _classify_as_libc(elf: ELFFile, scan: bool, api: Optional[int]) -> Optional[
     if musl_like and not elf.needed and elf.interpreter is None and elf.type == ET_DYN and scan:
         found, marked = _musl_version_of(elf)
         if found is not None or marked:
-            what = "the file is musl's libc.so and loader ('musl libc' usage text)"
-            ev.family("musl", "string", path, what)
-            if found is not None:
-                what = f"version string {found.text!r} at {found.offset:#x}"
-                ev.version(found.version, "string", path, what)
+            musl_libc_evidence(ev, path, found)
             return Classification(Family.MUSL, True, found, api, tuple(ev.items))
     return None
 

@@ -60,6 +60,7 @@ __all__ = [
     "read_elf",
     "read_elf_source",
     "read_program_headers",
+    "readonly_ranges_of",
 ]
 
 #: The most bytes libcprobe reads from one file for one parse, including string scans.
@@ -546,15 +547,7 @@ class ELFFile:
         """(offset, size) of the loaded, readable, non-writable segments, clipped to the file:
         where string constants live. ``code=False`` leaves out executable segments (modern
         linkers put .rodata in a segment of its own)."""
-        ranges = []
-        size, unwanted = self.file_size, PF_W if code else PF_W | PF_X
-        for p_type, flags, offset, _vaddr, filesz, _memsz, _align in self._phdrs:
-            if p_type == PT_LOAD and flags & PF_R and not flags & unwanted and filesz:
-                start = offset if offset < size else size  # clipped to the file (no min(): hot)
-                end = offset + filesz if offset + filesz < size else size
-                if end > start:
-                    ranges.append((start, end - start))
-        return ranges
+        return readonly_ranges_of(self._phdrs, self.file_size, code)
 
     def readonly_data(
         self, limit: int = MAX_BYTES_PER_FILE // 2, *, code: bool = True
@@ -1130,6 +1123,22 @@ def _cpu_arch_in(raw: bytes, pos: int, end: int) -> Optional[int]:
 
 _SHT_NOBITS = 8
 _MAX_SECTION_NAMES = 64 * 1024  # .shstrtab is a few hundred bytes
+
+
+def readonly_ranges_of(
+    phdrs: list[tuple[int, int, int, int, int, int, int]], size: int, code: bool
+) -> list[tuple[int, int]]:
+    """:meth:`ELFFile.readonly_ranges` of a file of ``size`` bytes with these program headers
+    (in :class:`ProgramHeader`'s field order)."""
+    ranges = []
+    unwanted = PF_W if code else PF_W | PF_X
+    for p_type, flags, offset, _vaddr, filesz, _memsz, _align in phdrs:
+        if p_type == PT_LOAD and flags & PF_R and not flags & unwanted and filesz:
+            start = offset if offset < size else size  # clipped to the file (no min(): hot)
+            end = offset + filesz if offset + filesz < size else size
+            if end > start:
+                ranges.append((start, end - start))
+    return ranges
 
 
 def readonly_section(elf: ELFFile, name: bytes) -> Optional[tuple[int, int]]:

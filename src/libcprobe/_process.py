@@ -83,6 +83,12 @@ def detect_running(allow_execute: bool) -> LibcInfo:
         ev.version(version, "confstr", None, _CONFSTR.format(text))
         ask = Ask(HOST, allow_execute, running=True, known=(Family.GLIBC, version))
         return _detect_exe(exe_path, shown, ask, ev)
+    if exe_path == PROC_SELF_EXE and not allow_execute:
+        from ._quick import quick_musl
+
+        quick = quick_musl(exe_path, shown, ev, _foreign)
+        if quick is not None:  # the commonest musl case, read the short way: the same answer
+            return quick
     ask = Ask(HOST, allow_execute, running=True, mapped=_mapped_libc)
     return _detect_exe(exe_path, shown, ask, ev)
 
@@ -162,15 +168,20 @@ def _foreign_to_this_process(elf: ELFFile) -> bool:
     """True when /proc/self/exe cannot be this interpreter: its word size or byte order differ
     from this process's, or its machine is not of the kernel's family (the emulator's own file
     under an emulator that does not present the guest program there)."""
-    if (elf.elf_class == 64) != (sys.maxsize > 2**32):
+    return _foreign(elf.elf_class, elf.little_endian, elf.arch)
+
+
+def _foreign(elf_class: int, little_endian: bool, arch: Optional[str]) -> bool:
+    # _foreign_to_this_process of a program with this class, byte order and architecture.
+    if (elf_class == 64) != (sys.maxsize > 2**32):
         return True
-    if elf.little_endian != (sys.byteorder == "little"):
+    if little_endian != (sys.byteorder == "little"):
         return True
     try:
         kernel = os.uname().machine
     except (AttributeError, OSError):  # pragma: no cover - Linux always has uname
         return False
-    mine, theirs = _machine_family(elf.arch), _machine_family(kernel)
+    mine, theirs = _machine_family(arch), _machine_family(kernel)
     return mine is not None and theirs is not None and mine != theirs
 
 

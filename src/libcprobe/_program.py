@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._libc_files import LibcFile
     from ._model import Source
 
-__all__ = ["MAX_SHEBANG_HOPS", "Ask", "detect_elf", "detect_program"]
+__all__ = ["MAX_SHEBANG_HOPS", "Ask", "arch_evidence", "detect_elf", "detect_program"]
 
 #: ``#!`` scripts followed from one program to the interpreter it names.
 MAX_SHEBANG_HOPS = 4
@@ -185,8 +185,7 @@ def _shebang(path: str, root: Root) -> Optional[str]:
 
 def detect_elf(elf: ELFFile, shown: Optional[str], ask: Ask, ev: EvidenceLog) -> LibcInfo:
     """One ELF program's libc (``ev`` grows with the evidence)."""
-    what = f"ELF{elf.elf_class} {elf.endian}-endian, e_machine {elf.machine}"
-    ev.arch(elf.arch, "elf-header", elf.path, what)
+    arch_evidence(ev, elf.arch, elf.elf_class, elf.little_endian, elf.machine, elf.path)
     cls = classify(elf, scan=True)
     program = _Program(elf, shown, ask, ev)
     known = ask.known
@@ -210,6 +209,19 @@ def detect_elf(elf: ELFFile, shown: Optional[str], ask: Ask, ev: EvidenceLog) ->
         )
     found = _dynamic_from_loader(program, cls)
     return found if found is not None else _dynamic_from_names(program, cls)
+
+
+def arch_evidence(
+    ev: EvidenceLog,
+    arch: Optional[str],
+    elf_class: int,
+    little_endian: bool,
+    machine: int,
+    path: str,
+) -> None:
+    """The evidence of a program's architecture, from its ELF header."""
+    endian = "little" if little_endian else "big"
+    ev.arch(arch, "elf-header", path, f"ELF{elf_class} {endian}-endian, e_machine {machine}")
 
 
 def _static_program(program: _Program, cls: Classification) -> LibcInfo:

@@ -90,6 +90,31 @@ def _libcprobe(out: dict[str, Any]) -> None:
     }
     out["cli_status"] = status
     out["cli_json"] = json.loads(buf.getvalue())
+    out["libcprobe_general"] = _general_routine()
+
+
+def _general_routine() -> Optional[dict[str, Any]]:
+    """``detect().to_dict()`` with the short way for the running musl process
+    (``libcprobe._quick``) out of the picture, and whether the short way answered: the two
+    answers must be one."""
+    try:
+        from libcprobe import _process, _quick
+        from libcprobe._model import EvidenceLog
+    except ImportError:  # a libcprobe without the short way
+        return None
+    import libcprobe
+
+    exe = _process.PROC_SELF_EXE
+    answered = _quick.quick_musl(exe, _readlink(exe), EvidenceLog(), _process._foreign)
+    real = _quick.quick_musl
+    _quick.quick_musl = lambda *args: None
+    try:
+        libcprobe.clear_cache()
+        general = libcprobe.detect().to_dict()
+    finally:
+        _quick.quick_musl = real
+        libcprobe.clear_cache()
+    return {"quick_answered": answered is not None, "detect": general}
 
 
 def _packaging() -> dict[str, Any]:

@@ -79,6 +79,19 @@ def test_dynamic_musl_everywhere(e2e: E2E, host_musl_version: str, target: Targe
     assert ours["can_load_extensions"] is True
 
 
+@pytest.mark.parametrize("target", DYNAMIC_MUSL, ids=ids(DYNAMIC_MUSL))
+def test_the_short_way_is_the_general_routine(e2e: E2E, target: Target) -> None:
+    """In the real interpreter, ``detect()`` read the short way (``libcprobe._quick``, taken
+    when python3 is started directly) is what the general routine answers, evidence
+    included; started through the loader (/proc/self/exe is then libc.so), the general
+    routine answers alone."""
+    probe = e2e.probe(target)
+    general = probe["libcprobe_general"]
+    assert general is not None
+    assert general["quick_answered"] is (not target.loader)
+    assert general["detect"] == {k: v for k, v in api_dict(probe).items() if k != "platform_tags"}
+
+
 @pytest.mark.parametrize(("via_loader", "direct"), LOADER_PAIRS, ids=["chroot", "host"])
 def test_started_through_the_loader(e2e: E2E, via_loader: Target, direct: Target) -> None:
     """``/lib/ld-musl-x86_64.so.1 python3 -m libcprobe``: /proc/self/exe is the loader (which is
