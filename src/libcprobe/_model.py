@@ -9,7 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     import enum
     from collections.abc import Iterable, Sequence
-    from typing import Any, Literal, NamedTuple, Optional, Union
+    from typing import Any, Callable, Literal, NamedTuple, Optional, Union
 
     #: What an :class:`Evidence` supports; for type checkers only, so a misspelling fails mypy.
     Fact = Literal["family", "version", "linkage", "arch", "interpreter", "extensions"]
@@ -462,9 +462,8 @@ class LibcInfo:
         ``linux_first=False`` for the order of ``packaging`` 26.2 and older (``linux_<arch>``
         last). Empty when nothing binary can load: no architecture known, or a static
         interpreter (see ``can_load_extensions``)."""
-        from ._tags import platform_tags
-
-        return platform_tags(self, linux_first=linux_first)
+        tags = _platform_tags or _load_platform_tags()
+        return tags(self, linux_first=linux_first)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: every attribute, the version as text (``version_raw`` keeps the
@@ -484,3 +483,16 @@ class LibcInfo:
             "running": self.running,
             "evidence": [e.to_dict() for e in self.evidence],
         }
+
+
+#: :func:`._tags.platform_tags`, once loaded (an import statement on every call costs more
+#: than the rest of the call on a musl CPython).
+_platform_tags: Optional[Callable[..., list[str]]] = None
+
+
+def _load_platform_tags() -> Callable[..., list[str]]:
+    global _platform_tags
+    from ._tags import platform_tags
+
+    _platform_tags = platform_tags
+    return platform_tags

@@ -79,7 +79,7 @@ __all__ = ["HEAD", "quick_musl"]
 #: of every program and loader in tests/fixtures lie in it.
 HEAD = 4096
 _S_IFREG = 0o100000
-_FIRST_ONLY = (DT_SONAME, DT_RPATH, DT_RUNPATH)
+_NAMED = frozenset((DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH))
 #: How much of the string table is read for one name, to its NUL (most names are short).
 _NAME_READ = 256
 
@@ -181,12 +181,15 @@ class _Head:
         str_off, room = where
         str_size = values[2 * tags.index(DT_STRSZ) + 1] if DT_STRSZ in tags else room
         bound = str_off + (str_size if str_size < room else room)
+        # Every DT_NEEDED; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as _names does).
         names: dict[int, list[str]] = {}
-        for at, tag in enumerate(tags):
-            # Every DT_NEEDED; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as _names).
-            if tag == DT_NEEDED or (tag in _FIRST_ONLY and tag not in names):
-                text = _name(fd, str_off + values[2 * at + 1], bound, size)
-                names.setdefault(tag, []).append(text)
+        for tag in present.intersection(_NAMED):
+            at, found = tags.index(tag), []
+            for _ in range(tags.count(tag) if tag == DT_NEEDED else 1):
+                at = tags.index(tag, at)
+                found.append(_name(fd, str_off + values[2 * at + 1], bound, size))
+                at += 1
+            names[tag] = found
         return names
 
     def _mapped(self, vaddr: int) -> tuple[int, int]:
@@ -239,7 +242,8 @@ def quick_musl(
     if found is None:
         return None
     program, interp, version = found
-    arch_evidence(ev, program.arch, program.elf_class, program.little, program.machine, path)
+    arch = program.arch
+    arch_evidence(ev, arch, program.elf_class, program.little, program.machine, path)
     ev.interpreter(interp, "elf-interp", path, "PT_INTERP")
     loader_evidence(ev, Family.MUSL, interp, path)
     musl_libc_evidence(ev, interp, version)
@@ -247,7 +251,7 @@ def quick_musl(
         family=Family.MUSL,
         version=version.version,
         linkage="dynamic",
-        arch=program.arch,
+        arch=arch,
         interpreter=interp,
         library=interp,
         can_load_extensions=True,
@@ -266,10 +270,10 @@ def _read(path: str, foreign: Foreign) -> Optional[tuple[_Head, str, Found]]:
         program = _Head(fd, st.st_size)
     finally:
         os.close(fd)
-    interp = program.interp
-    if interp is None or DT_SONAME in program.names or program.arch is None:
+    interp, arch = program.interp, program.arch
+    if interp is None or DT_SONAME in program.names or arch is None:
         return None
-    if foreign(program.elf_class, program.little, program.arch):
+    if foreign(program.elf_class, program.little, arch):
         return None
     if family_of_loader_name(interp) is not Family.MUSL:
         return None
