@@ -40,12 +40,16 @@ PHASES: list[tuple[str, str, str]] = [
     ("glibc", "packaging: list(platform_tags())", "packaging"),
     ("musl", "detect().platform_tags()", "tags_cold"),
     ("musl", "detect()", "detect_cold"),
-    ("musl", "open /proc/self/exe (lazy)", "open_exe"),
-    ("musl", "open + classify(/proc/self/exe)", "classify_exe"),
-    ("musl", "the libc in /proc/self/maps", "mapped"),
-    ("musl", "open libc.so (lazy)", "open_libc"),
-    ("musl", "open + classify(libc.so): its version", "classify_libc"),
+    ("musl", "the short way (_quick.quick_musl)", "quick"),
+    ("musl", "of which: /proc/self/exe opened, its headers, dynamic section, names", "quick_exe"),
+    ("musl", "of which: libc.so opened, its headers and dynamic section", "quick_libc"),
+    ("musl", "of which: the version search (musl_version_near_marker)", "quick_search"),
+    ("musl", "of which: the evidence and the LibcInfo", "quick_answer"),
     ("musl", "platform_tags() of a LibcInfo", "tags"),
+    ("musl", "for comparison: detect() by the general routine", "general_cold"),
+    ("musl", "general: open + classify(/proc/self/exe)", "classify_exe"),
+    ("musl", "general: open + classify(libc.so): its version", "classify_libc"),
+    ("musl", "general: the libc in /proc/self/maps (not read)", "mapped"),
 ]
 
 
@@ -73,6 +77,16 @@ def _child(which: str, count: int) -> None:
 
         return run
 
+    def general_cold() -> None:
+        from libcprobe import _quick
+
+        real = _quick.quick_musl
+        _quick.quick_musl = lambda *args: None
+        try:
+            cold_detect()
+        finally:
+            _quick.quick_musl = real
+
     def packaging() -> None:
         import packaging.tags
         from packaging import _manylinux, _musllinux
@@ -94,10 +108,79 @@ def _child(which: str, count: int) -> None:
         "mapped": _process._mapped_libc,
         "open_libc": opened(MUSL_LIBC, lambda elf: None),
         "classify_libc": opened(MUSL_LIBC, lambda elf: classify(elf, scan=True)),
+        "general_cold": general_cold,
+        **(_quick_phases() if which.startswith("quick") else {}),
     }
     fn = phases[which]
     for _ in range(count + 1):
         fn()
+
+
+def _quick_phases() -> dict[str, Callable[[], object]]:
+    """The pieces of the short way (``_quick``), on the files it reads in this process."""
+    import os
+
+    from libcprobe import _classify, _process, _quick
+    from libcprobe._elf import _OPEN_FLAGS, _open_regular, readonly_ranges_of
+    from libcprobe._model import EvidenceLog, Family, LibcInfo
+    from libcprobe._program import arch_evidence
+
+    exe = _process.PROC_SELF_EXE
+
+    def program() -> _quick._Head:
+        fd = os.open(exe, _OPEN_FLAGS)
+        try:
+            return _quick._Head(fd, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+
+    head = program()
+    loader = head.interp or ""
+    fd, size = _open_regular(loader)  # held open for the search phase (closed at exit)
+    lib = _quick._Head(fd, size)
+
+    def libc() -> None:
+        lfd, lsize = _open_regular(loader)
+        try:
+            _quick._Head(lfd, lsize)
+        finally:
+            os.close(lfd)
+
+    def search() -> object:
+        return _classify.musl_version_near_marker(
+            lambda code: readonly_ranges_of(lib.phdrs, size, code),
+            lambda a, b: _quick._pread(fd, b - a, a),
+        )
+
+    found = search()
+    version = found[0] if isinstance(found, tuple) else None
+
+    def answer() -> LibcInfo:
+        ev = EvidenceLog()
+        arch_evidence(ev, head.arch, head.elf_class, head.little, head.machine, exe)
+        ev.interpreter(loader, "elf-interp", exe, "PT_INTERP")
+        _classify.loader_evidence(ev, Family.MUSL, loader, exe)
+        _classify.musl_libc_evidence(ev, loader, version)
+        return LibcInfo(
+            family=Family.MUSL,
+            version=version.version if version is not None else None,
+            linkage="dynamic",
+            arch=head.arch,
+            interpreter=loader,
+            library=loader,
+            can_load_extensions=True,
+            executable=exe,
+            running=True,
+            evidence=ev.items,
+        )
+
+    return {
+        "quick": lambda: _quick.quick_musl(exe, exe, EvidenceLog(), _process._foreign),
+        "quick_exe": program,
+        "quick_libc": libc,
+        "quick_search": search,
+        "quick_answer": answer,
+    }
 
 
 def _count(python: str, env: dict[str, str], which: str, count: int) -> Optional[int]:
