@@ -258,6 +258,26 @@ def test_alpine_gcompat_runs_glibc_programs_on_musl(tmp_path: Path) -> None:
     assert "libgcompat.so.0" in family and "'2.8'" in family
 
 
+def test_a_musl_loader_path_that_is_no_libc_borrows_no_version(tmp_path: Path) -> None:
+    # Only a loader under glibc's name can be a shim over musl. A file at a musl loader's path
+    # that is not musl's libc.so (here a damaged copy, its usage text overwritten) says
+    # nothing of the root's other musl loaders: no version is taken from them (found by the
+    # second corpus of the short way: a 1.2.6 program was reported with the host's 1.2.3).
+    layout = {**alpine_musl(), "/opt/musl/ld-musl-x86_64.so.1": f"{TRIXIE}/musl/libc.so"}
+    root = build_root(tmp_path, layout)
+    damaged = root / "opt/musl/ld-musl-x86_64.so.1"
+    data = damaged.read_bytes()
+    damaged.unlink()
+    damaged.write_bytes(data.replace(b"musl libc", b"other lib"))
+    app = root / "opt/app/bin/app"
+    app.parent.mkdir(parents=True)
+    app.write_bytes(elfbuild.build(elfbuild.Spec(interp="/opt/musl/ld-musl-x86_64.so.1")).data)
+    info = libcprobe.detect("/opt/app/bin/app", root=root)
+    assert info.family is Family.MUSL  # its loader's name
+    assert info.version is None and info.library is None
+    assert "compatibility shim" not in details(info)
+
+
 def test_alpine_libc6_compat_links_glibc_loader_name_to_musl(tmp_path: Path) -> None:
     # Alpine's older libc6-compat: /lib64/ld-linux-x86-64.so.2 -> /lib/libc.musl-x86_64.so.1.
     layout = {
