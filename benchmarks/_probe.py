@@ -277,11 +277,26 @@ def cmd_muslver(
             found = classify(elf, scan=True).libc_version
         return str(found.version) if found is not None else None
 
+    from libcprobe import _quick
+    from libcprobe._elf import _open_regular
+
     with open_elf(loader) as elf:
         chunks = elf.readonly_data()
+        abi = (elf.machine, elf.elf_class)
+
+    def short_way() -> Optional[str]:
+        # As detect() of a running musl process reads its loader (libcprobe._quick).
+        fd, size = _open_regular(loader)
+        try:
+            found = _quick._loader(fd, size, abi)
+        finally:
+            os.close(fd)
+        return str(found.version) if found is not None else None
+
     pair = measure_interleaved(
         {
             "libcprobe: open_elf + classify (bytes)": (from_bytes, None),
+            "libcprobe: the short way (running process)": (short_way, None),
             "run the loader, parse stderr (subprocess)": (lambda: run_loader(loader), None),
         },
         iterations,

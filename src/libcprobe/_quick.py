@@ -279,20 +279,22 @@ def _read(path: str, foreign: Foreign) -> Optional[tuple[_Head, str, Found]]:
         return None
     fd, size = _open_regular(interp)
     try:
-        return _loader(fd, size, program, interp)
+        found = _loader(fd, size, (program.machine, program.elf_class))
     finally:
         os.close(fd)
+    return None if found is None else (program, interp, found)
 
 
-def _loader(fd: int, size: int, program: _Head, interp: str) -> Optional[tuple[_Head, str, Found]]:
-    # _classify_as_libc's musl rule and _musl_version_near_marker's first search.
+def _loader(fd: int, size: int, abi: tuple[int, int]) -> Optional[Found]:
+    """The version of the loader open at ``fd`` when it is musl's libc.so for a program of
+    ``abi`` (e_machine, class), by _classify_as_libc's musl rule and the same search."""
     lib = _Head(fd, size)
     soname = (lib.names.get(DT_SONAME) or [""])[0]
     if soname and not soname.startswith("libc.musl-"):
         return None  # libc.so (bionic's too) and the other families' names: the general rules
     if lib.type != ET_DYN or lib.interp is not None or DT_NEEDED in lib.names:
         return None
-    if (lib.machine, lib.elf_class) != (program.machine, program.elf_class):
+    if (lib.machine, lib.elf_class) != abi:
         return None
 
     def read(a: int, b: int) -> bytes:
@@ -304,4 +306,4 @@ def _loader(fd: int, size: int, program: _Head, interp: str) -> Optional[tuple[_
     found = musl_version_near_marker(ranges, read)
     if found is None or found[0] is None:
         return None  # no usage text, or no version by it: the general routine's other rules
-    return program, interp, found[0]
+    return found[0]
