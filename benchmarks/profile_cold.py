@@ -122,8 +122,7 @@ def _quick_phases() -> dict[str, Callable[[], object]]:
 
     from libcprobe import _classify, _process, _quick
     from libcprobe._elf import _OPEN_FLAGS, _open_regular, readonly_ranges_of
-    from libcprobe._model import EvidenceLog, Family, LibcInfo
-    from libcprobe._program import arch_evidence
+    from libcprobe._model import EvidenceLog, LibcInfo
 
     exe = _process.PROC_SELF_EXE
 
@@ -156,23 +155,8 @@ def _quick_phases() -> dict[str, Callable[[], object]]:
     version = found[0] if isinstance(found, tuple) else None
 
     def answer() -> LibcInfo:
-        ev = EvidenceLog()
-        arch_evidence(ev, head.arch, head.elf_class, head.little, head.machine, exe)
-        ev.interpreter(loader, "elf-interp", exe, "PT_INTERP")
-        _classify.loader_evidence(ev, Family.MUSL, loader, exe)
-        _classify.musl_libc_evidence(ev, loader, version)
-        return LibcInfo(
-            family=Family.MUSL,
-            version=version.version if version is not None else None,
-            linkage="dynamic",
-            arch=head.arch,
-            interpreter=loader,
-            library=loader,
-            can_load_extensions=True,
-            executable=exe,
-            running=True,
-            evidence=ev.items,
-        )
+        assert version is not None
+        return _quick._answer(exe, exe, EvidenceLog(), head, loader, version)
 
     return {
         "quick": lambda: _quick.quick_musl(exe, exe, EvidenceLog(), _process._foreign),

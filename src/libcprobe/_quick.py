@@ -239,9 +239,14 @@ def quick_musl(
         found = _read(path, foreign)
     except (_Bail, OSError, ValueError, LibcprobeError, PartialRead):
         return None
-    if found is None:
-        return None
-    program, interp, version = found
+    return None if found is None else _answer(path, shown, ev, *found)
+
+
+def _answer(
+    path: str, shown: Optional[str], ev: EvidenceLog, program: _Head, interp: str, version: Found
+) -> LibcInfo:
+    """The general routine's answer for this program, its loader and the version found: its
+    evidence in its order, worded by the same functions."""
     arch = program.arch
     arch_evidence(ev, arch, program.elf_class, program.little, program.machine, path)
     ev.interpreter(interp, "elf-interp", path, "PT_INTERP")
