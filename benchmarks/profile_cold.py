@@ -154,8 +154,10 @@ def _quick_phases() -> dict[str, Callable[[], object]]:
     found = search()
     version = found[0] if isinstance(found, tuple) else None
 
-    def answer() -> LibcInfo:
-        assert version is not None
+    def answer() -> Optional[LibcInfo]:
+        # (Where the process is not musl's there is no version to answer with.)
+        if version is None:
+            return None
         return _quick._answer(exe, exe, EvidenceLog(), head, loader, version)
 
     return {
