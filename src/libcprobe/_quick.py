@@ -13,8 +13,9 @@ and the evidence is worded by the same functions.
 
 :func:`quick_musl` answers only where every fact the general routine would consult is here
 and of the shape it expects; anything else (a check the general reader would fail, a
-``DT_SONAME`` on the program, an Android note, a table beyond the first read, no version by
-the usage text, a read that fails or comes back short) gives None, and the general routine
+``DT_SONAME`` on the program, an Android note, program headers or ``PT_INTERP`` beyond the
+first read, a name longer than 256 bytes, no version by the usage text, a read that fails or
+comes back short) gives None, and the general routine
 answers, exactly as it did before. ``tests/test_quick.py`` holds the two to the same answer,
 evidence included, on every real musl loader here behind a program built for it, and on
 damaged copies of both.
@@ -33,7 +34,6 @@ from ._classify import (
     musl_version_near_marker,
 )
 from ._elf import (
-    _KERNEL_MAX_PHDRS,
     _LAYOUTS,
     _OPEN_FLAGS,
     _PN_XNUM,
@@ -113,7 +113,7 @@ class _Head:
         if phentsize != expected or not 0 < phnum <= MAX_PROGRAM_HEADERS:
             raise _Bail
         end = phoff + phnum * expected
-        if phnum * expected > _KERNEL_MAX_PHDRS or end > len(head):
+        if end > len(head):  # (so the table is within the kernel's 64 KiB, too)
             raise _Bail
         rows = lay.phdr.iter_unpack(head[phoff:end])
         if self.elf_class == 64:
@@ -309,6 +309,5 @@ def _loader(fd: int, size: int, abi: tuple[int, int]) -> Optional[Found]:
         return readonly_ranges_of(lib.phdrs, size, code)
 
     found = musl_version_near_marker(ranges, read)
-    if found is None or found[0] is None:
-        return None  # no usage text, or no version by it: the general routine's other rules
-    return found[0]
+    # None: no usage text (the general routine's other rules), or no version by it.
+    return None if found is None else found[0]

@@ -94,27 +94,34 @@ def _libcprobe(out: dict[str, Any]) -> None:
 
 
 def _general_routine() -> Optional[dict[str, Any]]:
-    """``detect().to_dict()`` with the short way for the running musl process
-    (``libcprobe._quick``) out of the picture, and whether the short way answered: the two
-    answers must be one."""
+    """Whether ``detect()`` took the short way for the running musl process
+    (``libcprobe._quick``), and ``detect().to_dict()`` with the short way out of the picture:
+    the two answers must be one."""
     try:
-        from libcprobe import _process, _quick
-        from libcprobe._model import EvidenceLog
+        from libcprobe import _quick
     except ImportError:  # a libcprobe without the short way
         return None
     import libcprobe
 
-    exe = _process.PROC_SELF_EXE
-    answered = _quick.quick_musl(exe, _readlink(exe), EvidenceLog(), _process._foreign)
     real = _quick.quick_musl
-    _quick.quick_musl = lambda *args: None
+    taken: list[bool] = []
+
+    def recorded(*args: Any) -> Any:
+        found = real(*args)
+        taken.append(found is not None)
+        return found
+
     try:
+        setattr(_quick, "quick_musl", recorded)  # noqa: B010 (not the function's own type)
+        libcprobe.clear_cache()
+        libcprobe.detect()
+        _quick.quick_musl = lambda *args: None
         libcprobe.clear_cache()
         general = libcprobe.detect().to_dict()
     finally:
         _quick.quick_musl = real
         libcprobe.clear_cache()
-    return {"quick_answered": answered is not None, "detect": general}
+    return {"quick_answered": taken == [True], "detect": general}
 
 
 def _packaging() -> dict[str, Any]:

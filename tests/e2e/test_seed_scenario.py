@@ -81,8 +81,8 @@ def test_dynamic_musl_everywhere(e2e: E2E, host_musl_version: str, target: Targe
 
 @pytest.mark.parametrize("target", DYNAMIC_MUSL, ids=ids(DYNAMIC_MUSL))
 def test_the_short_way_is_the_general_routine(e2e: E2E, target: Target) -> None:
-    """In the real interpreter, ``detect()`` read the short way (``libcprobe._quick``, taken
-    when python3 is started directly) is what the general routine answers, evidence
+    """In the real interpreter ``detect()`` takes the short way (``libcprobe._quick``) when
+    python3 is started directly, and its answer is what the general routine answers, evidence
     included; started through the loader (/proc/self/exe is then libc.so), the general
     routine answers alone."""
     probe = e2e.probe(target)
