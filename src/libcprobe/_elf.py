@@ -54,6 +54,8 @@ __all__ = [
     "ProgramHeader",
     "VersionNeed",
     "check_regular_file",
+    "dt_null_at",
+    "dynamic_tag_lists",
     "open_elf",
     "open_elf_fd",
     "open_regular_file",
@@ -61,6 +63,7 @@ __all__ = [
     "read_elf_source",
     "read_program_headers",
     "readonly_ranges_of",
+    "vaddr_to_offset_of",
 ]
 
 #: The most bytes libcprobe reads from one file for one parse, including string scans.
@@ -760,11 +763,7 @@ class ELFFile:
     def vaddr_to_offset(self, vaddr: int) -> Optional[tuple[int, int]]:
         """File offset of a virtual address and the file bytes left in its ``PT_LOAD``
         segment from there, or None when no segment maps it from the file."""
-        for p_type, _flags, offset, start, filesz, _memsz, _align in self._phdrs:
-            if p_type == PT_LOAD and start <= vaddr < start + filesz:
-                delta = vaddr - start
-                return offset + delta, filesz - delta
-        return None
+        return vaddr_to_offset_of(self._phdrs, vaddr)
 
     def _parse_dynamic(self, data: _Data) -> None:
         # The entries are held as two tuples, tags (unsigned) and values, made in C (no tuple
@@ -816,10 +815,8 @@ class ELFFile:
             raise
 
     def _tag_lists(self, raw: bytes) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """The tags (unsigned) and the values of the raw dynamic entries, unpacked as one run
-        of words (no tuple per entry)."""
-        words = struct.unpack(self._layout.words % (len(raw) * 2 // self._dynsize), raw)
-        return words[0::2], words[1::2]
+        """The tags (unsigned) and the values of the raw dynamic entries."""
+        return dynamic_tag_lists(raw, self._layout.words, self._dynsize)
 
     def _names(
         self, tags: tuple[int, ...], values: tuple[int, ...], present: frozenset[int]
@@ -853,20 +850,8 @@ class ELFFile:
                 self._string(value, names[tag])
 
     def _dt_null(self, raw: bytes) -> int:
-        """Where the first ``DT_NULL`` entry starts in the raw dynamic entries, or -1. Found
-        in C: the tags' low-order bytes (one per entry, a strided slice) are searched for a
-        zero, and each hit is checked whole (a tag's low byte is zero only for DT_NULL among
-        the gABI's and GNU's tags, so there is about one hit)."""
-        size = self._dynsize
-        width = size // 2
-        low = raw[0 if self.little_endian else width - 1 :: size]
-        zero = bytes(width)
-        at = low.find(b"\0")
-        while at >= 0:
-            if raw[at * size : at * size + width] == zero:
-                return at * size
-            at = low.find(b"\0", at + 1)
-        return -1
+        """Where the first ``DT_NULL`` entry starts in the raw dynamic entries, or -1."""
+        return dt_null_at(raw, self._dynsize, self.little_endian)
 
     def _string(self, index: int, what: str) -> str:
         """The dynamic string table's string at ``index``. A table of up to
@@ -1123,6 +1108,43 @@ def _cpu_arch_in(raw: bytes, pos: int, end: int) -> Optional[int]:
 
 _SHT_NOBITS = 8
 _MAX_SECTION_NAMES = 64 * 1024  # .shstrtab is a few hundred bytes
+
+
+def vaddr_to_offset_of(
+    phdrs: list[tuple[int, int, int, int, int, int, int]], vaddr: int
+) -> Optional[tuple[int, int]]:
+    """:meth:`ELFFile.vaddr_to_offset` in a file with these program headers (in
+    :class:`ProgramHeader`'s field order): the first ``PT_LOAD`` that maps ``vaddr`` from the
+    file."""
+    for p_type, _flags, offset, start, filesz, _memsz, _align in phdrs:
+        if p_type == PT_LOAD and start <= vaddr < start + filesz:
+            delta = vaddr - start
+            return offset + delta, filesz - delta
+    return None
+
+
+def dt_null_at(raw: bytes, size: int, little_endian: bool) -> int:
+    """Where the first ``DT_NULL`` entry starts in raw dynamic entries of ``size`` bytes
+    each, or -1. Found in C: the tags' low-order bytes (one per entry, a strided slice) are
+    searched for a zero, and each hit is checked whole (a tag's low byte is zero only for
+    DT_NULL among the gABI's and GNU's tags, so there is about one hit)."""
+    width = size // 2
+    low = raw[0 if little_endian else width - 1 :: size]
+    zero = bytes(width)
+    at = low.find(b"\0")
+    while at >= 0:
+        if raw[at * size : at * size + width] == zero:
+            return at * size
+        at = low.find(b"\0", at + 1)
+    return -1
+
+
+def dynamic_tag_lists(raw: bytes, words: str, size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The tags (unsigned) and the values of raw dynamic entries of ``size`` bytes each,
+    unpacked as one run of words (``words``: a :class:`_Layout`'s ``words``; no tuple per
+    entry)."""
+    unpacked = struct.unpack(words % (len(raw) * 2 // size), raw)
+    return unpacked[0::2], unpacked[1::2]
 
 
 def readonly_ranges_of(

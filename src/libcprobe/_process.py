@@ -14,7 +14,7 @@ import os
 import sys
 
 from ._classify import family_of_loader_name, family_of_needed_name
-from ._elf import open_elf_fd
+from ._elf import _OPEN_FLAGS, open_elf_fd
 from ._errors import LibcprobeError
 from ._libc_strings import glibc_version
 from ._model import EvidenceLog, Family, LibcInfo, LibcVersion
@@ -149,9 +149,8 @@ def _open_running_program(path: str) -> AbstractContextManager[ELFFile]:
     only regular files, so /proc/self/exe is opened without a stat first (opening it cannot
     block or touch a device); the descriptor is still checked, and when it cannot be opened
     the host's open_elf says why."""
-    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, _OPEN_FLAGS)
     except (OSError, ValueError):
         return HOST.open_elf(path)
     return open_elf_fd(fd, path, lazy=True)

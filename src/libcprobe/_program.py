@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ._classify import Classification, classify, family_of_loader_name
+from ._classify import Classification, classify
 from ._errors import FileAccessError, LibcprobeError, RootError
 from ._model import EvidenceLog, Family, LibcInfo, LibcVersion
 from ._rootfs import HOST, Root
@@ -296,10 +296,8 @@ def _dynamic_from_loader(program: _Program, cls: Classification) -> Optional[Lib
             return _cannot_start(program, cls, interp)
         if loader is not None:
             lib = read_libc(loader, interp, ask.root, "elf-interp", elf, ev)
-            if lib is None and family_of_loader_name(interp) is Family.GLIBC:
-                # Only a loader under glibc's name that is no libc can be a shim over musl
-                # (gcompat); any other loader that is no libc says nothing of another file.
-                from ._shim import through_shim
+            if lib is None:
+                from ._shim import through_shim  # only a loader that is not a libc needs it
 
                 lib = through_shim(loader, interp, ask.root, elf, ev)
             if lib is not None:

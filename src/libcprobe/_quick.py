@@ -24,7 +24,7 @@ damaged copies of both.
 from __future__ import annotations
 
 import os
-import struct
+import stat
 
 from ._arch import arch_name
 from ._classify import (
@@ -38,6 +38,7 @@ from ._elf import (
     _OPEN_FLAGS,
     _PN_XNUM,
     _S_IFMT,
+    _STRING_TAGS,
     DT_NEEDED,
     DT_RPATH,
     DT_RUNPATH,
@@ -56,9 +57,11 @@ from ._elf import (
     PT_NOTE,
     _layout,
     _open_regular,
+    dt_null_at,
+    dynamic_tag_lists,
     readonly_ranges_of,
+    vaddr_to_offset_of,
 )
-from ._elf import _STRING_TAGS as STRING_TAGS
 from ._errors import LibcprobeError
 from ._libc_strings import PartialRead
 from ._model import EvidenceLog, Family, LibcInfo
@@ -78,7 +81,6 @@ __all__ = ["HEAD", "quick_musl"]
 #: The first read of each file: the ELF header, the program headers, PT_INTERP and the notes
 #: of every program and loader in tests/fixtures lie in it.
 HEAD = 4096
-_S_IFREG = 0o100000
 _NAMED = frozenset((DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH))
 #: How much of the string table is read for one name, to its NUL (most names are short).
 _NAME_READ = 256
@@ -166,20 +168,20 @@ class _Head:
         if not count or offset + count * entry > size:
             raise _Bail
         raw = _pread(fd, count * entry, offset)
-        values = _unpack(words, raw, count)
-        tags = values[0::2]
-        if 0 in tags:
-            tags = tags[: tags.index(0)]
-        elif filesz // entry > MAX_DYNAMIC_ENTRIES:
+        end = dt_null_at(raw, entry, self.little)
+        if end < 0 and filesz // entry > MAX_DYNAMIC_ENTRIES:
             raise _Bail
-        present = STRING_TAGS.intersection(tags)
+        tags, values = dynamic_tag_lists(raw if end < 0 else raw[:end], words, entry)
+        present = _STRING_TAGS.intersection(tags)
         if not present:
             return {}
         if DT_STRTAB not in tags:
             raise _Bail
-        where = self._mapped(values[2 * tags.index(DT_STRTAB) + 1])
+        where = vaddr_to_offset_of(self.phdrs, values[tags.index(DT_STRTAB)])
+        if where is None:
+            raise _Bail
         str_off, room = where
-        str_size = values[2 * tags.index(DT_STRSZ) + 1] if DT_STRSZ in tags else room
+        str_size = values[tags.index(DT_STRSZ)] if DT_STRSZ in tags else room
         bound = str_off + (str_size if str_size < room else room)
         # Every DT_NEEDED; the first DT_SONAME, DT_RPATH and DT_RUNPATH (as _names does).
         names: dict[int, list[str]] = {}
@@ -187,17 +189,10 @@ class _Head:
             at, found = tags.index(tag), []
             for _ in range(tags.count(tag) if tag == DT_NEEDED else 1):
                 at = tags.index(tag, at)
-                found.append(_name(fd, str_off + values[2 * at + 1], bound, size))
+                found.append(_name(fd, str_off + values[at], bound, size))
                 at += 1
             names[tag] = found
         return names
-
-    def _mapped(self, vaddr: int) -> tuple[int, int]:
-        # vaddr_to_offset: the first PT_LOAD mapping the address from the file.
-        for p_type, _flags, offset, start, filesz, _memsz, _align in self.phdrs:
-            if p_type == PT_LOAD and start <= vaddr < start + filesz:
-                return offset + vaddr - start, filesz - (vaddr - start)
-        raise _Bail
 
     @property
     def arch(self) -> Optional[str]:
@@ -209,10 +204,6 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
     if len(chunk) != size:
         raise _Bail
     return chunk
-
-
-def _unpack(words: str, raw: bytes, count: int) -> tuple[int, ...]:
-    return struct.unpack(words % (count * 2), raw)
 
 
 def _name(fd: int, at: int, bound: int, size: int) -> str:
@@ -270,7 +261,7 @@ def _read(path: str, foreign: Foreign) -> Optional[tuple[_Head, str, Found]]:
     fd = os.open(path, _OPEN_FLAGS)
     try:
         st = os.fstat(fd)
-        if st.st_mode & _S_IFMT != _S_IFREG:
+        if st.st_mode & _S_IFMT != stat.S_IFREG:
             return None
         program = _Head(fd, st.st_size)
     finally:

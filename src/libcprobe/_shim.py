@@ -31,7 +31,10 @@ def through_shim(
     path: str, interp: str, root: Root, program: ELFFile, ev: EvidenceLog
 ) -> Optional[LibcFile]:
     """The musl libc that runs ``program`` when its PT_INTERP ``interp`` (at ``path`` in the
-    root) is a compatibility shim; None when it is not one."""
+    root) is a compatibility shim; None when it is not one. Only a loader under glibc's name
+    can be: any other loader that is no libc says nothing of another file."""
+    if family_of_loader_name(interp) is not Family.GLIBC:
+        return None
     loaders = _musl_loaders_of(path, root)
     for loader in loaders:
         if not root.exists(loader):
