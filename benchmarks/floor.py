@@ -15,12 +15,18 @@ checks, no evidence, no error handling, no bounds, the layout of one file taken 
    and program headers, 16 KiB from the end of the last read-only data segment, the marker,
    then dots outward from it. Against running the loader, interleaved call by call. Beside it,
    *syscalls only*: the same open, fstat, three reads and close with nothing between them,
-   the part no reader of these bytes can avoid.
+   the part no reader of these bytes can avoid. And libcprobe's two readings: ``open_elf`` +
+   ``classify``, and the short way ``detect()`` takes for a running musl process (``_quick``'s
+   read of its loader).
 2. In the dynamic musl CPython (``e2e/build``): ``readlink`` and a read of ``/proc/self/exe``'s
    ``PT_INTERP``, the floor of 1 on that loader, and the musllinux tags as strings; once as is
    and once after reading ``/proc/self/maps`` whole. Against packaging's
    ``list(platform_tags())`` and libcprobe's ``detect().platform_tags()`` (caches cleared),
    interleaved call by call.
+3. The same two calls of 2 (libcprobe's and packaging's) with each call preceded by the same
+   thing: the other library's call (as in 2), a 16 MiB cache scrub, a run of ``/bin/true``, a
+   1 ms sleep, or a call of its own. Each ratio is one precondition, both sides under it: the
+   time a call takes depends on what ran just before it, and a verdict should not.
 
 The ratios to compare with are the targets': 10x faster than running the loader, and 1/3 of
 packaging's time.
@@ -202,20 +208,30 @@ def interleaved(fns: dict[str, Callable[[], object]], calls: int = CALLS) -> dic
 def section_loader() -> dict[str, Any]:
     sys.path.insert(0, str(HERE.parent / "src"))
     from libcprobe._classify import classify
-    from libcprobe._elf import open_elf
+    from libcprobe._elf import _open_regular, open_elf
+    from libcprobe._quick import _loader
 
     def libcprobe_version() -> Any:
         with open_elf(LOADER, lazy=True) as elf:
             return classify(elf, scan=True).libc_version
 
-    found = libcprobe_version()
+    def short_way() -> Any:  # what detect() of a running musl process reads of its loader
+        fd, size = _open_regular(LOADER)
+        try:
+            return _loader(fd, size, (62, 64))  # EM_X86_64, ELFCLASS64
+        finally:
+            os.close(fd)
+
+    found, quick = libcprobe_version(), short_way()
     assert found is not None and musl_version_floor(LOADER) == found.text
+    assert quick is not None and quick.text == found.text
     plan = syscall_plan(LOADER)
     us = interleaved(
         {
             "syscalls only": lambda: syscalls_only(LOADER, plan),
             "floor": lambda: musl_version_floor(LOADER),
             "libcprobe": libcprobe_version,
+            "libcprobe, the short way": short_way,
             "run": run_loader,
         }
     )
@@ -224,6 +240,55 @@ def section_loader() -> dict[str, Any]:
         "syscalls_only_x": us["run"] / us["syscalls only"],
         "floor_x": us["run"] / us["floor"],
         "libcprobe_x": us["run"] / us["libcprobe"],
+        "libcprobe_short_way_x": us["run"] / us["libcprobe, the short way"],
+    }
+
+
+#: A buffer larger than the last-level cache of these machines, touched a line at a time.
+_SCRUB = bytearray(16 * 1024 * 1024)
+
+
+def _scrub() -> None:
+    _SCRUB[::64] = bytes(len(_SCRUB) // 64)
+
+
+def _run_true() -> None:
+    subprocess.run(["/bin/true"], check=False)
+
+
+def _sleep() -> None:
+    time.sleep(0.001)
+
+
+#: What runs before each timed call in :func:`by_position` (None: the calls simply alternate,
+#: so each follows the other library's; "itself": the same call once more, untimed).
+PRECONDITIONS: dict[str, Any] = {
+    "after the other library's call": None,
+    "after a 16 MiB cache scrub": _scrub,
+    "after /bin/true": _run_true,
+    "after a 1 ms sleep": _sleep,
+    "after a call of its own": "itself",
+}
+
+
+def by_position(
+    fns: dict[str, Callable[[], object]], calls: int = CALLS // 2
+) -> dict[str, dict[str, float]]:
+    """Median microseconds per call of each of ``fns`` under each of :data:`PRECONDITIONS`,
+    all interleaved call by call."""
+    times: dict[tuple[str, str], list[float]] = {(p, n): [] for p in PRECONDITIONS for n in fns}
+    for _ in range(calls):
+        for pre, how in PRECONDITIONS.items():
+            for name, fn in fns.items():
+                if how == "itself":
+                    fn()
+                elif how is not None:
+                    how()
+                start = time.perf_counter_ns()
+                fn()
+                times[(pre, name)].append((time.perf_counter_ns() - start) / 1e3)
+    return {
+        pre: {name: statistics.median(times[(pre, name)]) for name in fns} for pre in PRECONDITIONS
     }
 
 
@@ -253,7 +318,15 @@ def section_musl_cpython() -> dict[str, Any]:
             "packaging": packaging_tags,
         }
     )
-    return {"us": us, **{f"{k} / packaging": v / us["packaging"] for k, v in us.items()}}
+    positions = by_position({"libcprobe": libcprobe_tags, "packaging": packaging_tags})
+    return {
+        "us": us,
+        **{f"{k} / packaging": v / us["packaging"] for k, v in us.items()},
+        "libcprobe / packaging by what runs before each call": {
+            pre: t["libcprobe"] / t["packaging"] for pre, t in positions.items()
+        },
+        "us by what runs before each call": positions,
+    }
 
 
 def main() -> int:
@@ -275,13 +348,15 @@ def main() -> int:
             print(f"skipped: {None if data is None else data['error']}")
             continue
         for key, value in data.items():
-            shown = (
-                {k: round(v, 3) for k, v in value.items()}
-                if isinstance(value, dict)
-                else round(value, 3)
-            )
-            print(f"- {key}: {shown}")
+            print(f"- {key}: {_rounded(value)}")
     return 0
+
+
+def _rounded(value: Any) -> Any:
+    """``value`` (a number, or dicts of them) to three decimals, for the report."""
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 3)
 
 
 def _in_musl_cpython() -> Optional[dict[str, Any]]:
